@@ -1,0 +1,206 @@
+//! Decoding `application/x-www-form-urlencoded` bodies into Twilio's parameters.
+//!
+//! No HTTP types. The decoder writes every key and value into one buffer, so a request costs
+//! two allocations whatever its number of fields, and the result is handed to handlers so
+//! the body is never decoded twice.
+
+use std::fmt;
+use std::ops::Range;
+
+use crate::signature::CanonicalParams;
+
+/// Decoded form fields, in the order they appear in the body.
+///
+/// `+` decodes to a space and `%XX` to its byte; a `%` not followed by two hex digits is kept
+/// as it is (as browsers and `form_urlencoded` do). Bytes that are not UTF-8 after decoding
+/// become U+FFFD, as in axum's `Form`.
+///
+/// ```
+/// use tower_twilio::FormParams;
+/// let params = FormParams::parse(b"From=%2B14158675309&Body=Hello+there&Digits=1&Digits=2");
+/// assert_eq!(params.get("From"), Some("+14158675309"));
+/// assert_eq!(params.get("Body"), Some("Hello there"));
+/// assert_eq!(params.get_all("Digits").collect::<Vec<_>>(), ["1", "2"]);
+/// assert_eq!(params.len(), 4);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FormParams {
+    text: String,
+    /// Key and value ranges into `text`.
+    fields: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl FormParams {
+    /// Decodes a form body.
+    pub fn parse(body: &[u8]) -> Self {
+        let mut decoded = Vec::with_capacity(body.len());
+        let mut fields = Vec::with_capacity(count_fields(body));
+        for pair in body.split(|&b| b == b'&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (key, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let key_start = decoded.len();
+            decode_into(key, &mut decoded);
+            let key_end = decoded.len();
+            decode_into(value, &mut decoded);
+            fields.push((key_start..key_end, key_end..decoded.len()));
+        }
+        match String::from_utf8(decoded) {
+            Ok(text) => Self { text, fields },
+            Err(err) => Self::from_lossy(err.as_bytes(), &fields),
+        }
+    }
+
+    /// Rebuilds the buffer field by field with invalid UTF-8 replaced (rare path).
+    fn from_lossy(bytes: &[u8], raw_fields: &[(Range<usize>, Range<usize>)]) -> Self {
+        let mut text = String::with_capacity(bytes.len());
+        let mut fields = Vec::with_capacity(raw_fields.len());
+        for (key, value) in raw_fields {
+            let key_start = text.len();
+            text.push_str(&String::from_utf8_lossy(&bytes[key.clone()]));
+            let key_end = text.len();
+            text.push_str(&String::from_utf8_lossy(&bytes[value.clone()]));
+            fields.push((key_start..key_end, key_end..text.len()));
+        }
+        Self { text, fields }
+    }
+
+    /// The first value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// Every value of `key`, in body order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter().filter(move |(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// All `(key, value)` pairs in body order, repeated keys included.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.fields
+            .iter()
+            .map(|(k, v)| (&self.text[k.clone()], &self.text[v.clone()]))
+    }
+
+    /// Number of fields (a repeated key counts once per occurrence).
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the body had no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The parameter half of the string Twilio signed.
+    pub fn canonical(&self) -> CanonicalParams {
+        CanonicalParams::from_pairs(self.iter())
+    }
+}
+
+impl fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// Upper bound on the number of fields, so the field vector is allocated once.
+fn count_fields(body: &[u8]) -> usize {
+    if body.is_empty() {
+        0
+    } else {
+        body.iter().filter(|&&b| b == b'&').count() + 1
+    }
+}
+
+/// Appends the form-decoding of `input` to `out`.
+fn decode_into(input: &[u8], out: &mut Vec<u8>) {
+    let mut rest = input;
+    while let Some(i) = rest.iter().position(|&b| b == b'%' || b == b'+') {
+        out.extend_from_slice(&rest[..i]);
+        if rest[i] == b'+' {
+            out.push(b' ');
+            rest = &rest[i + 1..];
+            continue;
+        }
+        match (rest.get(i + 1).and_then(hex), rest.get(i + 2).and_then(hex)) {
+            (Some(hi), Some(lo)) => {
+                out.push(hi << 4 | lo);
+                rest = &rest[i + 3..];
+            }
+            _ => {
+                out.push(b'%');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+}
+
+fn hex(b: &u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(body: &[u8]) -> Vec<(String, String)> {
+        FormParams::parse(body)
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn reference(body: &[u8]) -> Vec<(String, String)> {
+        form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn agrees_with_form_urlencoded_on_awkward_input() {
+        let inputs: &[&[u8]] = &[
+            b"",
+            b"&",
+            b"&&a=1&&",
+            b"a",
+            b"a=",
+            b"=a",
+            b"=",
+            b"a=b=c",
+            b"a=%",
+            b"a=%4",
+            b"a=%4g",
+            b"a=%41%42",
+            b"%2B=%2b",
+            b"a+b=c+d",
+            b"a=%C3%A9",
+            b"a=%FF%FE&b=ok",
+            b"a=%e9",
+            b"k=%00",
+            b"Body=It%27s+amazing&From=%2B1415",
+        ];
+        for input in inputs {
+            assert_eq!(pairs(input), reference(input), "input {:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_body_order() {
+        let params = FormParams::parse(b"a=2&b=1&a=1");
+        assert_eq!(params.get("a"), Some("2"));
+        assert_eq!(params.get_all("a").collect::<Vec<_>>(), ["2", "1"]);
+        assert_eq!(params.get("missing"), None);
+        assert_eq!(params.canonical().as_bytes(), b"a1a2b1");
+    }
+}

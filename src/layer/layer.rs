@@ -1,0 +1,137 @@
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::service::TwilioWebhook;
+use super::Config;
+use crate::error::ConfigError;
+use crate::keys::Keyring;
+use crate::public_url::{PublicUrl, Scheme};
+use crate::rejection::DefaultOnRejection;
+use crate::url::UrlVariants;
+
+/// The default body limit: 256 KiB. Twilio's form webhooks are a few KiB; JSON event
+/// webhooks can be larger.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// Layer that verifies Twilio's webhook signatures before the inner service runs.
+///
+/// See the [crate docs](crate) for what it does, step by step.
+///
+/// ```
+/// use axum::{routing::post, Router};
+/// use tower_twilio::TwilioWebhookLayer;
+///
+/// let app: Router = Router::new()
+///     .route("/voice", post(|| async { "<Response/>" }))
+///     .layer(TwilioWebhookLayer::new("fake_auth_token")?);
+/// # Ok::<_, tower_twilio::ConfigError>(())
+/// ```
+#[must_use]
+pub struct TwilioWebhookLayer<R = DefaultOnRejection> {
+    config: Arc<Config>,
+    on_rejection: Arc<R>,
+}
+
+/// What every request through one service needs, behind one `Arc`.
+pub(crate) struct Shared<R> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) on_rejection: Arc<R>,
+}
+
+impl TwilioWebhookLayer {
+    /// A layer that verifies legacy signatures made with one Auth Token.
+    ///
+    /// Fails if the token is empty or has surrounding whitespace.
+    pub fn new(auth_token: impl AsRef<str>) -> Result<Self, ConfigError> {
+        Ok(Self::with_keyring(Keyring::auth_token(auth_token)?))
+    }
+
+    /// A layer with the keyring from the environment (`TWILIO_AUTH_TOKEN`, and optionally
+    /// `TWILIO_SECONDARY_AUTH_TOKEN` and `TWILIO_WEBHOOK_SHARED_KEYS`); see
+    /// [`Keyring::from_env`]. Fails, naming the variable, when one is missing or malformed.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::with_keyring(Keyring::from_env()?))
+    }
+
+    /// A layer verifying against `keyring`.
+    pub fn with_keyring(keyring: Keyring) -> Self {
+        Self {
+            config: Arc::new(Config {
+                keyring,
+                public_url: PublicUrl::default(),
+                variants: UrlVariants::default(),
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+            on_rejection: Arc::new(DefaultOnRejection),
+        }
+    }
+}
+
+impl<R> TwilioWebhookLayer<R> {
+    /// The largest body buffered, in bytes (default [`DEFAULT_BODY_LIMIT`]). A larger body
+    /// gets 413, refused from its `Content-Length` before reading anything, or as soon as a
+    /// chunked body passes the limit.
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        Arc::make_mut(&mut self.config).body_limit = limit;
+        self
+    }
+
+    /// Where the URL Twilio called comes from (default: as seen, over plain `http`).
+    pub fn public_url(mut self, public_url: PublicUrl) -> Self {
+        Arc::make_mut(&mut self.config).public_url = public_url;
+        self
+    }
+
+    /// Shorthand for `public_url(PublicUrl::as_seen(scheme))`: the server's own scheme.
+    pub fn scheme(self, scheme: Scheme) -> Self {
+        self.public_url(PublicUrl::as_seen(scheme))
+    }
+
+    /// Which variants of the URL are tried after the URL itself (default: port toggled and
+    /// trailing slash dropped).
+    pub fn url_variants(mut self, variants: UrlVariants) -> Self {
+        Arc::make_mut(&mut self.config).variants = variants;
+        self
+    }
+
+    /// Replaces the response sent for a refused request; see [`OnRejection`].
+    ///
+    /// [`OnRejection`]: crate::OnRejection
+    pub fn on_rejection<T>(self, on_rejection: T) -> TwilioWebhookLayer<T> {
+        TwilioWebhookLayer {
+            config: self.config,
+            on_rejection: Arc::new(on_rejection),
+        }
+    }
+}
+
+impl<R> Clone for TwilioWebhookLayer<R> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            on_rejection: Arc::clone(&self.on_rejection),
+        }
+    }
+}
+
+impl<R> fmt::Debug for TwilioWebhookLayer<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioWebhookLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R> Layer<S> for TwilioWebhookLayer<R> {
+    type Service = TwilioWebhook<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        let shared = Shared {
+            config: Arc::clone(&self.config),
+            on_rejection: Arc::clone(&self.on_rejection),
+        };
+        TwilioWebhook::new(inner, Arc::new(shared))
+    }
+}

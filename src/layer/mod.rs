@@ -1,0 +1,42 @@
+//! The Tower layer: buffer the body, rebuild the URL, verify, then pass on or refuse.
+//!
+//! Laid out as tower-http lays out a middleware: [`TwilioWebhookLayer`] (configuration),
+//! [`TwilioWebhook`] (the service), [`ResponseFuture`]; the request-level glue around the
+//! pure [`signature`](crate::signature) core is in `verify.rs`.
+
+use std::fmt;
+
+use crate::keys::Keyring;
+use crate::public_url::PublicUrl;
+use crate::url::UrlVariants;
+
+mod body;
+mod future;
+#[allow(clippy::module_inception)]
+mod layer;
+mod service;
+mod verify;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::{TwilioWebhookLayer, DEFAULT_BODY_LIMIT};
+pub use self::service::TwilioWebhook;
+
+/// The layer's configuration, checked when it was built.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) keyring: Keyring,
+    pub(crate) public_url: PublicUrl,
+    pub(crate) variants: UrlVariants,
+    pub(crate) body_limit: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("keyring", &self.keyring)
+            .field("public_url", &self.public_url)
+            .field("variants", &self.variants)
+            .field("body_limit", &self.body_limit)
+            .finish()
+    }
+}

@@ -1,0 +1,130 @@
+//! One request, verified: request parts and body in, proof or rejection out.
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use http::{HeaderName, Method};
+
+use super::Config;
+use crate::form::FormParams;
+use crate::keys::SettingsError;
+use crate::rejection::{Hint, Rejection, RejectionReason};
+use crate::signature::{body_sha256_values, check_body_sha256, CanonicalParams, Signature};
+use crate::url::mask_userinfo;
+use crate::verified::VerifiedWebhook;
+
+/// `X-Twilio-Signature`.
+pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-signature");
+/// `X-Twilio-Webhooks-Signature-Settings`.
+pub(crate) static SIGNATURE_SETTINGS: HeaderName =
+    HeaderName::from_static("x-twilio-webhooks-signature-settings");
+
+/// Decodes the signature header; done before the body is read, so an unsigned request
+/// costs nothing more.
+pub(crate) fn read_signature(parts: &Parts) -> Result<Signature, RejectionReason> {
+    let header = parts
+        .headers
+        .get(&SIGNATURE)
+        .ok_or(RejectionReason::MissingSignature)?;
+    Signature::from_base64(header.as_bytes()).map_err(RejectionReason::MalformedSignature)
+}
+
+/// What the body contributes to the string to sign.
+enum BodyKind {
+    /// `application/x-www-form-urlencoded`: the decoded fields.
+    Form,
+    /// GET and HEAD: nothing; the query is already in the URL.
+    None,
+    /// Anything else: nothing, and the URL's `bodySHA256` must be the body's hash.
+    Hashed,
+}
+
+fn body_kind(parts: &Parts) -> BodyKind {
+    if parts.method == Method::GET || parts.method == Method::HEAD {
+        return BodyKind::None;
+    }
+    let is_form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .is_some_and(|mime| mime.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if is_form {
+        BodyKind::Form
+    } else {
+        BodyKind::Hashed
+    }
+}
+
+pub(crate) fn verify_request(
+    config: &Config,
+    parts: &Parts,
+    signature: &Signature,
+    body: &Bytes,
+) -> Result<VerifiedWebhook, Rejection> {
+    let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            Rejection::new(RejectionReason::SignatureSettings(SettingsError::Malformed))
+        })?),
+    };
+    let selection = config.keyring.select(settings).map_err(|err| {
+        let rejection = Rejection::new(RejectionReason::SignatureSettings(err));
+        match err {
+            SettingsError::UnknownKey => rejection.with_hint(Hint::UnknownSharedKey),
+            _ => rejection,
+        }
+    })?;
+    let url = config
+        .public_url
+        .resolve(parts)
+        .map_err(|err| Rejection::new(RejectionReason::Url(err)))?;
+
+    let kind = body_kind(parts);
+    let (params, canonical) = match kind {
+        BodyKind::Form => {
+            let params = FormParams::parse(body);
+            let canonical = params.canonical();
+            (params, canonical)
+        }
+        BodyKind::None | BodyKind::Hashed => (FormParams::default(), CanonicalParams::none()),
+    };
+    if matches!(kind, BodyKind::Hashed) && body_sha256_values(&url).next().is_none() {
+        return Err(Rejection::new(RejectionReason::MissingBodyHash)
+            .with_urls_tried(vec![mask_userinfo(&url)])
+            .with_hint(Hint::JsonWithoutBodyHash));
+    }
+
+    let candidates = config.variants.candidates(&url);
+    let matched = candidates.find_map(|candidate| {
+        let key = selection
+            .keys
+            .iter()
+            .find(|key| signature.matches(&key.signing, selection.algorithm, candidate, &canonical))?;
+        // Copy the candidate only when it is a variant, not the URL we already own.
+        let variant = (candidate.as_ptr() != url.as_ptr()).then(|| candidate.to_owned());
+        Some((key, variant))
+    });
+    let Some((key, variant)) = matched else {
+        let mut rejection = Rejection::new(RejectionReason::SignatureMismatch)
+            .with_urls_tried(candidates.to_vec().iter().map(|u| mask_userinfo(u)).collect())
+            .with_keys_tried(selection.keys.iter().map(|k| k.id.clone()).collect());
+        if parts.uri.path().len() > 1 && parts.uri.path().ends_with('/') && !config.variants.tries_trailing_slash() {
+            rejection = rejection.with_hint(Hint::TrailingSlash);
+        }
+        return Err(rejection);
+    };
+    let url = variant.unwrap_or(url);
+    if matches!(kind, BodyKind::Hashed) && check_body_sha256(&url, body).is_err() {
+        return Err(Rejection::new(RejectionReason::BodyHashMismatch)
+            .with_urls_tried(vec![mask_userinfo(&url)])
+            .with_keys_tried(vec![key.id.clone()]));
+    }
+    Ok(VerifiedWebhook {
+        key_id: key.id.clone(),
+        key_kind: selection.kind,
+        algorithm: selection.algorithm,
+        url,
+        params,
+    })
+}

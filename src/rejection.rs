@@ -1,0 +1,264 @@
+//! Why a request was refused, the default responses, and the hook to replace them.
+//!
+//! Every rejection is data ([`Rejection`]): the layer logs it once as a `tracing` event under
+//! the target `tower_twilio`, hands it to the [`OnRejection`] hook to build the response, and
+//! puts it in that response's extensions so outer layers can see it too.
+
+use std::fmt;
+
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::keys::{KeyId, SettingsError};
+use crate::public_url::UrlError;
+use crate::signature::MalformedSignature;
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionReason {
+    /// No `X-Twilio-Signature` header (403).
+    MissingSignature,
+    /// The header is empty, not base64, or of the wrong length (403).
+    MalformedSignature(MalformedSignature),
+    /// No URL candidate and key produced the signature sent (403).
+    SignatureMismatch,
+    /// A non-form body, and the URL has no `bodySHA256` parameter (403).
+    MissingBodyHash,
+    /// The signature matched, but `bodySHA256` is not the hash of the body received (403).
+    BodyHashMismatch,
+    /// `X-Twilio-Webhooks-Signature-Settings` is malformed, names an unsupported algorithm
+    /// or an unknown shared key (403).
+    SignatureSettings(SettingsError),
+    /// The body is over the configured limit (413).
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body could not be read: the client went away or broke HTTP (400).
+    BodyReadFailed,
+    /// The URL could not be rebuilt: no host, or a malformed one (400).
+    Url(UrlError),
+}
+
+impl RejectionReason {
+    /// The status of the default response.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyReadFailed | Self::Url(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The short text of the default response body. It says what failed, not why, so it
+    /// helps a developer testing by hand and tells an attacker nothing new.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::MissingSignature => "Missing X-Twilio-Signature header\n",
+            Self::MalformedSignature(_) => "Malformed X-Twilio-Signature header\n",
+            Self::SignatureMismatch => "Invalid Twilio signature\n",
+            Self::MissingBodyHash => "Missing bodySHA256 for a non-form body\n",
+            Self::BodyHashMismatch => "Body does not match bodySHA256\n",
+            Self::SignatureSettings(_) => "Unusable X-Twilio-Webhooks-Signature-Settings header\n",
+            Self::BodyTooLarge { .. } => "Request body too large\n",
+            Self::BodyReadFailed => "Request body could not be read\n",
+            Self::Url(_) => "Request has no usable Host\n",
+        }
+    }
+}
+
+impl fmt::Display for RejectionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingSignature => f.write_str("missing X-Twilio-Signature header"),
+            Self::MalformedSignature(why) => write!(f, "malformed signature: {why}"),
+            Self::SignatureMismatch => f.write_str("signature does not match"),
+            Self::MissingBodyHash => f.write_str("non-form body without bodySHA256"),
+            Self::BodyHashMismatch => f.write_str("bodySHA256 does not match the body"),
+            Self::SignatureSettings(why) => write!(f, "{why}"),
+            Self::BodyTooLarge { limit } => write!(f, "body over the {limit}-byte limit"),
+            Self::BodyReadFailed => f.write_str("body could not be read"),
+            Self::Url(why) => write!(f, "URL could not be rebuilt: {why}"),
+        }
+    }
+}
+
+/// A likely cause of a failed verification, visible from the request and the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// The path ends with `/` and trailing-slash variants are off; Twilio may have signed
+    /// the URL without it.
+    TrailingSlash,
+    /// A non-form body arrived without `bodySHA256` in the URL: Twilio adds it to JSON
+    /// webhooks, so the URL or the content type was changed on the way.
+    JsonWithoutBodyHash,
+    /// The settings header names a shared key this keyring does not hold.
+    UnknownSharedKey,
+}
+
+impl Hint {
+    /// One sentence for the log.
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::TrailingSlash => {
+                "the path ends with '/' and trailing-slash variants are off; Twilio may have signed it without"
+            }
+            Self::JsonWithoutBodyHash => {
+                "Twilio adds bodySHA256 to the URL of non-form webhooks; the URL or Content-Type changed on the way"
+            }
+            Self::UnknownSharedKey => {
+                "the settings header names a shared key that is not configured (TWILIO_WEBHOOK_SHARED_KEYS?)"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Hint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// A refused request: the reason, and what was tried.
+///
+/// Put in the extensions of every rejection response, whoever built it.
+#[derive(Clone, Debug)]
+pub struct Rejection {
+    reason: RejectionReason,
+    urls_tried: Vec<String>,
+    keys_tried: Vec<KeyId>,
+    hints: Vec<Hint>,
+}
+
+impl Rejection {
+    pub(crate) fn new(reason: RejectionReason) -> Self {
+        Self {
+            reason,
+            urls_tried: Vec::new(),
+            keys_tried: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub(crate) fn with_urls_tried(mut self, urls: Vec<String>) -> Self {
+        self.urls_tried = urls;
+        self
+    }
+
+    pub(crate) fn with_keys_tried(mut self, keys: Vec<KeyId>) -> Self {
+        self.keys_tried = keys;
+        self
+    }
+
+    pub(crate) fn with_hint(mut self, hint: Hint) -> Self {
+        if !self.hints.contains(&hint) {
+            self.hints.push(hint);
+        }
+        self
+    }
+
+    /// Why the request was refused.
+    pub fn reason(&self) -> RejectionReason {
+        self.reason
+    }
+
+    /// The status of the default response.
+    pub fn status(&self) -> StatusCode {
+        self.reason.status()
+    }
+
+    /// The URL candidates tried, in order, passwords masked. Empty when verification did not
+    /// get that far.
+    pub fn urls_tried(&self) -> &[String] {
+        &self.urls_tried
+    }
+
+    /// The ids of the keys tried (never a secret).
+    pub fn keys_tried(&self) -> &[KeyId] {
+        &self.keys_tried
+    }
+
+    /// Likely causes visible from the request.
+    pub fn hints(&self) -> &[Hint] {
+        &self.hints
+    }
+
+    /// The default response: the reason's status and a short `text/plain` body.
+    pub fn default_response<B: From<&'static str>>(&self) -> Response<B> {
+        let mut response = Response::new(B::from(self.reason.message()));
+        *response.status_mut() = self.status();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+
+    /// Logs this rejection: one `warn` event, target `tower_twilio`.
+    pub(crate) fn log(&self, method: &http::Method, path: &str) {
+        let hints: Vec<&str> = self.hints.iter().map(Hint::message).collect();
+        tracing::warn!(
+            target: "tower_twilio",
+            reason = %self.reason,
+            status = self.status().as_u16(),
+            %method,
+            path,
+            urls_tried = ?self.urls_tried,
+            keys_tried = ?self.keys_tried,
+            hints = ?hints,
+            "Twilio webhook rejected"
+        );
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.reason, f)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// Builds the response for a refused request.
+///
+/// Implemented for closures `Fn(&Rejection) -> Response<B>`, so a custom response is one
+/// line. The layer logs the rejection and adds it to the response's extensions either way.
+///
+/// ```
+/// use http::{Response, StatusCode};
+/// use tower_twilio::{Rejection, TwilioWebhookLayer};
+///
+/// // Answer every refusal with an empty 404, to not even admit the route exists.
+/// let layer = TwilioWebhookLayer::new("fake_token")?.on_rejection(|_: &Rejection| {
+///     let mut response = Response::new(String::new());
+///     *response.status_mut() = StatusCode::NOT_FOUND;
+///     response
+/// });
+/// # let _ = layer;
+/// # Ok::<_, tower_twilio::ConfigError>(())
+/// ```
+pub trait OnRejection<B>: Send + Sync + 'static {
+    /// The response to send instead of calling the inner service.
+    fn response(&self, rejection: &Rejection) -> Response<B>;
+}
+
+impl<F, B> OnRejection<B> for F
+where
+    F: Fn(&Rejection) -> Response<B> + Send + Sync + 'static,
+{
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        self(rejection)
+    }
+}
+
+/// The default [`OnRejection`]: [`Rejection::default_response`].
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct DefaultOnRejection;
+
+impl<B: From<&'static str>> OnRejection<B> for DefaultOnRejection {
+    fn response(&self, rejection: &Rejection) -> Response<B> {
+        rejection.default_response()
+    }
+}

@@ -1,0 +1,59 @@
+//! The proof of verification the layer leaves in the request's extensions.
+
+use crate::form::FormParams;
+use crate::keys::{KeyId, KeyKind};
+use crate::signature::Algorithm;
+
+/// Proof that a request's Twilio signature was verified, and what it was verified with.
+///
+/// The [layer](crate::TwilioWebhookLayer) inserts it into the request extensions of every
+/// request it lets through; nothing else creates one. With the `axum` feature it is also an
+/// extractor, which answers 500 (a wiring bug, not a client error) when the layer is missing.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use tower_twilio::VerifiedWebhook;
+///
+/// async fn voice(webhook: VerifiedWebhook) -> String {
+///     let from = webhook.params().get("From").unwrap_or("unknown caller");
+///     format!("verified with key {} at {}: call from {from}", webhook.key_id(), webhook.url())
+/// }
+/// # let _: axum::Router = axum::Router::new().route("/voice", axum::routing::post(voice));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct VerifiedWebhook {
+    pub(crate) key_id: KeyId,
+    pub(crate) key_kind: KeyKind,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) url: String,
+    pub(crate) params: FormParams,
+}
+
+impl VerifiedWebhook {
+    /// The id of the key that matched (`primary`, `secondary`, a shared key id, ...).
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// Whether an Auth Token or a shared key matched.
+    pub fn key_kind(&self) -> KeyKind {
+        self.key_kind
+    }
+
+    /// The algorithm the signature was made with.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The URL candidate the signature covered: the public URL Twilio called (with a
+    /// password in it, if any, as Twilio signed it; do not log it unmasked).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The decoded form parameters; empty for GET requests and non-form bodies.
+    pub fn params(&self) -> &FormParams {
+        &self.params
+    }
+}
