@@ -18,7 +18,9 @@ pub struct MissingVerification;
 
 impl std::fmt::Display for MissingVerification {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("no VerifiedWebhook in the request: is TwilioWebhookLayer applied to this route?")
+        f.write_str(
+            "no VerifiedWebhook in the request: is TwilioWebhookLayer applied to this route?",
+        )
     }
 }
 
@@ -26,7 +28,11 @@ impl std::error::Error for MissingVerification {}
 
 impl IntoResponse for MissingVerification {
     fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, "Twilio verification is not configured for this route\n").into_response()
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Twilio verification is not configured for this route\n",
+        )
+            .into_response()
     }
 }
 
@@ -34,13 +40,17 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
     type Rejection = MissingVerification;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<VerifiedWebhook>().cloned().ok_or_else(|| {
-            tracing::error!(
-                target: "tower_twilio",
-                path = parts.uri.path(),
-                "{MissingVerification}"
-            );
-            MissingVerification
-        })
+        parts
+            .extensions
+            .get::<VerifiedWebhook>()
+            .cloned()
+            .ok_or_else(|| {
+                tracing::error!(
+                    target: "tower_twilio",
+                    path = parts.uri.path(),
+                    "{MissingVerification}"
+                );
+                MissingVerification
+            })
     }
 }

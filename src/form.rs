@@ -191,7 +191,12 @@ mod tests {
             b"Body=It%27s+amazing&From=%2B1415",
         ];
         for input in inputs {
-            assert_eq!(pairs(input), reference(input), "input {:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                pairs(input),
+                reference(input),
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

@@ -143,7 +143,9 @@ impl Keyring {
     ) -> Result<Self, ConfigError> {
         let key = Key::new(id.as_ref(), token.as_ref())?;
         if self.auth_tokens.iter().any(|k| k.id == key.id) {
-            return Err(ConfigError::DuplicateKeyId { key: id.as_ref().to_owned() });
+            return Err(ConfigError::DuplicateKeyId {
+                key: id.as_ref().to_owned(),
+            });
         }
         self.auth_tokens.push(key);
         Ok(self)
@@ -157,7 +159,9 @@ impl Keyring {
     ) -> Result<Self, ConfigError> {
         let key = Key::new(id.as_ref(), secret.as_ref())?;
         if self.shared_keys.iter().any(|k| k.id == key.id) {
-            return Err(ConfigError::DuplicateKeyId { key: id.as_ref().to_owned() });
+            return Err(ConfigError::DuplicateKeyId {
+                key: id.as_ref().to_owned(),
+            });
         }
         self.shared_keys.push(key);
         Ok(self)
@@ -174,7 +178,7 @@ impl Keyring {
     /// A variable that is set must be well-formed: empty or malformed values are errors
     /// that name the variable (never its value).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|var| std::env::var_os(var))
+        Self::from_lookup(std::env::var_os)
     }
 
     /// [`from_env`](Self::from_env) with a lookup of your own (a config file, a test).
@@ -192,10 +196,11 @@ impl Keyring {
                 },
             }
         };
-        let primary = read(AUTH_TOKEN_ENV)?.ok_or(ConfigError::MissingEnvVar { var: AUTH_TOKEN_ENV })?;
-        let in_var = |var: &'static str| {
-            move |err: ConfigError| ConfigError::env(var, err.to_string())
-        };
+        let primary = read(AUTH_TOKEN_ENV)?.ok_or(ConfigError::MissingEnvVar {
+            var: AUTH_TOKEN_ENV,
+        })?;
+        let in_var =
+            |var: &'static str| move |err: ConfigError| ConfigError::env(var, err.to_string());
         let mut keyring = Self::new()
             .with_auth_token("primary", primary.as_str())
             .map_err(in_var(AUTH_TOKEN_ENV))?;
@@ -317,7 +322,9 @@ impl<'a> SignatureSettings<'a> {
                 return Err(SettingsError::Malformed);
             }
         }
-        let key = key.filter(|k| !k.is_empty()).ok_or(SettingsError::Malformed)?;
+        let key = key
+            .filter(|k| !k.is_empty())
+            .ok_or(SettingsError::Malformed)?;
         let algorithm = match algorithm {
             None => Algorithm::HmacSha1,
             Some(name) => Algorithm::from_name(name).ok_or(SettingsError::UnsupportedAlgorithm)?,
@@ -342,7 +349,9 @@ impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Malformed => "signature settings header is malformed",
-            Self::UnsupportedAlgorithm => "signature settings header names an unsupported algorithm",
+            Self::UnsupportedAlgorithm => {
+                "signature settings header names an unsupported algorithm"
+            }
             Self::UnknownKey => "signature settings header names an unknown shared key",
         })
     }
@@ -357,7 +366,8 @@ mod tests {
     use std::ffi::OsString;
 
     fn env(vars: &[(&'static str, &str)]) -> Result<Keyring, ConfigError> {
-        let map: HashMap<&str, OsString> = vars.iter().map(|(k, v)| (*k, OsString::from(v))).collect();
+        let map: HashMap<&str, OsString> =
+            vars.iter().map(|(k, v)| (*k, OsString::from(v))).collect();
         Keyring::from_lookup(|var| map.get(var).cloned())
     }
 
@@ -369,7 +379,10 @@ mod tests {
             (SHARED_KEYS_ENV, "k1=fake_s1, k2=fake_s2"),
         ])
         .unwrap();
-        let ids: Vec<_> = keyring.key_ids().map(|(id, kind)| (id.to_string(), kind)).collect();
+        let ids: Vec<_> = keyring
+            .key_ids()
+            .map(|(id, kind)| (id.to_string(), kind))
+            .collect();
         assert_eq!(
             ids,
             [
@@ -387,12 +400,36 @@ mod tests {
             (&[], AUTH_TOKEN_ENV),
             (&[(AUTH_TOKEN_ENV, "")], AUTH_TOKEN_ENV),
             (&[(AUTH_TOKEN_ENV, "fake_secret_value\n")], AUTH_TOKEN_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SECONDARY_AUTH_TOKEN_ENV, "")], SECONDARY_AUTH_TOKEN_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "fake_secret_value")], SHARED_KEYS_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=")], SHARED_KEYS_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "=fake_secret_value")], SHARED_KEYS_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=a,k=b")], SHARED_KEYS_ENV),
-            (&[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=a,,")], SHARED_KEYS_ENV),
+            (
+                &[(AUTH_TOKEN_ENV, "t"), (SECONDARY_AUTH_TOKEN_ENV, "")],
+                SECONDARY_AUTH_TOKEN_ENV,
+            ),
+            (
+                &[
+                    (AUTH_TOKEN_ENV, "t"),
+                    (SHARED_KEYS_ENV, "fake_secret_value"),
+                ],
+                SHARED_KEYS_ENV,
+            ),
+            (
+                &[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=")],
+                SHARED_KEYS_ENV,
+            ),
+            (
+                &[
+                    (AUTH_TOKEN_ENV, "t"),
+                    (SHARED_KEYS_ENV, "=fake_secret_value"),
+                ],
+                SHARED_KEYS_ENV,
+            ),
+            (
+                &[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=a,k=b")],
+                SHARED_KEYS_ENV,
+            ),
+            (
+                &[(AUTH_TOKEN_ENV, "t"), (SHARED_KEYS_ENV, "k=a,,")],
+                SHARED_KEYS_ENV,
+            ),
         ];
         for (vars, var) in cases {
             let err = env(vars).unwrap_err();
@@ -425,7 +462,10 @@ mod tests {
 
     #[test]
     fn selection_never_mixes_kinds() {
-        let keyring = Keyring::auth_token("t").unwrap().with_shared_key("s", "x").unwrap();
+        let keyring = Keyring::auth_token("t")
+            .unwrap()
+            .with_shared_key("s", "x")
+            .unwrap();
         let legacy = keyring.select(None).unwrap();
         assert_eq!((legacy.kind, legacy.keys.len()), (KeyKind::AuthToken, 1));
         assert_eq!(legacy.keys[0].id, "primary");
@@ -434,6 +474,9 @@ mod tests {
         assert_eq!(shared.keys[0].id, "s");
         assert_eq!(shared.algorithm, Algorithm::HmacSha256);
         // An Auth Token's id is not a shared key id.
-        assert_eq!(keyring.select(Some("key=primary")).unwrap_err(), SettingsError::UnknownKey);
+        assert_eq!(
+            keyring.select(Some("key=primary")).unwrap_err(),
+            SettingsError::UnknownKey
+        );
     }
 }

@@ -75,3 +75,8 @@ pub use crate::rejection::{DefaultOnRejection, Hint, OnRejection, Rejection, Rej
 pub use crate::signature::Algorithm;
 pub use crate::url::UrlVariants;
 pub use crate::verified::VerifiedWebhook;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

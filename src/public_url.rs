@@ -175,7 +175,10 @@ mod tests {
     fn host_header_or_target_authority() {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/voice?a=1").header(HOST, "example.com:8080"));
-        assert_eq!(seen.resolve(&p).unwrap(), "http://example.com:8080/voice?a=1");
+        assert_eq!(
+            seen.resolve(&p).unwrap(),
+            "http://example.com:8080/voice?a=1"
+        );
         // Absolute-form: the target's authority wins over Host.
         let p = parts(Request::get("http://target.test/x").header(HOST, "other.test"));
         assert_eq!(seen.resolve(&p).unwrap(), "http://target.test/x");
@@ -186,7 +189,11 @@ mod tests {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/x"));
         assert_eq!(seen.resolve(&p), Err(UrlError::MissingHost));
-        let p = parts(Request::get("/x").header(HOST, "a.test").header(HOST, "b.test"));
+        let p = parts(
+            Request::get("/x")
+                .header(HOST, "a.test")
+                .header(HOST, "b.test"),
+        );
         assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost));
         let p = parts(Request::get("/x").header(HOST, "a.test/evil"));
         assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost));
@@ -195,11 +202,23 @@ mod tests {
     #[test]
     fn websocket_upgrade_switches_scheme() {
         let https = PublicUrl::as_seen(Scheme::Https);
-        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "WebSocket"));
+        let p = parts(
+            Request::get("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "WebSocket"),
+        );
         assert_eq!(https.resolve(&p).unwrap(), "wss://h/media");
-        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        let p = parts(
+            Request::get("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "websocket"),
+        );
         assert_eq!(PublicUrl::default().resolve(&p).unwrap(), "ws://h/media");
-        let p = parts(Request::post("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        let p = parts(
+            Request::post("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "websocket"),
+        );
         assert_eq!(https.resolve(&p).unwrap(), "https://h/media");
     }
 }

@@ -531,10 +531,30 @@ mod tests {
     #[test]
     fn malformed_headers_never_match_and_never_panic() {
         let key = SigningKey::new(b"12345");
-        for header in ["", "=", "====", "A", "AAAA", "%%%%", "\u{0}", &"A".repeat(10_000)] {
-            assert!(!verify(b"12345", "https://x/", [], Algorithm::HmacSha1, header));
+        for header in [
+            "",
+            "=",
+            "====",
+            "A",
+            "AAAA",
+            "%%%%",
+            "\u{0}",
+            &"A".repeat(10_000),
+        ] {
+            assert!(!verify(
+                b"12345",
+                "https://x/",
+                [],
+                Algorithm::HmacSha1,
+                header
+            ));
             if let Ok(sig) = Signature::from_base64(header) {
-                assert!(!sig.matches(&key, Algorithm::HmacSha1, "https://x/", &CanonicalParams::none()));
+                assert!(!sig.matches(
+                    &key,
+                    Algorithm::HmacSha1,
+                    "https://x/",
+                    &CanonicalParams::none()
+                ));
             }
         }
     }
@@ -555,7 +575,13 @@ mod tests {
         let header = sign(b"12345", "https://x/", [], Algorithm::HmacSha1);
         let unpadded = header.trim_end_matches('=');
         assert_ne!(unpadded, header);
-        assert!(verify(b"12345", "https://x/", [], Algorithm::HmacSha1, unpadded));
+        assert!(verify(
+            b"12345",
+            "https://x/",
+            [],
+            Algorithm::HmacSha1,
+            unpadded
+        ));
     }
 
     #[test]
@@ -567,7 +593,10 @@ mod tests {
         let url = format!("https://x/?a=1&bodySHA256={good}");
         assert_eq!(check_body_sha256(&url, body), Ok(()));
         let upper = format!("https://x/?bodySHA256={}", good.to_uppercase());
-        assert_eq!(check_body_sha256(&upper, body), Err(BodyHashError::Mismatch));
+        assert_eq!(
+            check_body_sha256(&upper, body),
+            Err(BodyHashError::Mismatch)
+        );
     }
 
     #[test]

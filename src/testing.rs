@@ -32,7 +32,9 @@ fn split(url: &str) -> (&str, &str) {
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, target) = rest.split_at(end);
     // Userinfo never travels in Host: Twilio sends it as an Authorization header.
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     (host, target)
 }
 
@@ -85,7 +87,10 @@ pub fn get_request(auth_token: &str, url: &str) -> Request<String> {
 /// If `url` cannot be split into a valid `Host` and request target (a test bug).
 pub fn json_request(auth_token: &str, url: &str, json: &str) -> Request<String> {
     let separator = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{separator}bodySHA256={}", body_sha256(json.as_bytes()));
+    let url = format!(
+        "{url}{separator}bodySHA256={}",
+        body_sha256(json.as_bytes())
+    );
     let signature = sign(auth_token, &url, [], Algorithm::HmacSha1);
     builder("POST", &url, &signature)
         .header(CONTENT_TYPE, "application/json")

@@ -223,10 +223,12 @@ impl fmt::Debug for UrlCandidates<'_> {
 /// ```
 pub fn mask_userinfo(url: &str) -> String {
     match UrlParts::parse(url) {
-        Some(parts @ UrlParts {
-            userinfo: Some(userinfo),
-            ..
-        }) => {
+        Some(
+            parts @ UrlParts {
+                userinfo: Some(userinfo),
+                ..
+            },
+        ) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
             let masked = format!("{user}:***");
             let mut out = String::with_capacity(url.len());
@@ -359,11 +361,17 @@ mod tests {
     fn userinfo_and_port_survive_surgery() {
         assert_eq!(
             port_only("https://user:pass@example.com:8443/x?y=1"),
-            ["https://user:pass@example.com:8443/x?y=1", "https://user:pass@example.com/x?y=1"]
+            [
+                "https://user:pass@example.com:8443/x?y=1",
+                "https://user:pass@example.com/x?y=1"
+            ]
         );
         assert_eq!(
             port_only("https://user:pass@example.com/x"),
-            ["https://user:pass@example.com/x", "https://user:pass@example.com:443/x"]
+            [
+                "https://user:pass@example.com/x",
+                "https://user:pass@example.com:443/x"
+            ]
         );
         // A colon inside userinfo is not a port.
         assert_eq!(
@@ -403,7 +411,10 @@ mod tests {
             ["wss://example.com/media", "wss://example.com:443/media"]
         );
         // No path at all.
-        assert_eq!(port_only("https://example.com"), ["https://example.com", "https://example.com:443"]);
+        assert_eq!(
+            port_only("https://example.com"),
+            ["https://example.com", "https://example.com:443"]
+        );
     }
 
     #[test]
@@ -418,7 +429,10 @@ mod tests {
     fn empty_query_keeps_its_question_mark() {
         assert_eq!(
             port_only("https://example.com/voice?"),
-            ["https://example.com/voice?", "https://example.com:443/voice?"]
+            [
+                "https://example.com/voice?",
+                "https://example.com:443/voice?"
+            ]
         );
     }
 
@@ -426,7 +440,10 @@ mod tests {
     fn query_bytes_are_never_reencoded() {
         let url = "https://example.com/p?Body=It's+amazing&x=%27&y=a%2Fb&z=:@";
         let all = port_only(url);
-        assert_eq!(all[1], "https://example.com:443/p?Body=It's+amazing&x=%27&y=a%2Fb&z=:@");
+        assert_eq!(
+            all[1],
+            "https://example.com:443/p?Body=It's+amazing&x=%27&y=a%2Fb&z=:@"
+        );
     }
 
     #[test]
@@ -437,7 +454,15 @@ mod tests {
 
     #[test]
     fn unparseable_urls_yield_only_themselves() {
-        for url in ["", "example.com/x", "://x", "https://", "https://h:p/x", "https://[::1/x", "1http://h/"] {
+        for url in [
+            "",
+            "example.com/x",
+            "://x",
+            "https://",
+            "https://h:p/x",
+            "https://[::1/x",
+            "1http://h/",
+        ] {
             assert_eq!(UrlVariants::default().candidates(url).to_vec(), [url]);
         }
     }

@@ -9,7 +9,9 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tower_twilio::signature::{self, Algorithm};
-use tower_twilio::{KeyKind, Keyring, Rejection, Scheme, TwilioWebhookLayer, UrlVariants, VerifiedWebhook};
+use tower_twilio::{
+    KeyKind, Keyring, Rejection, Scheme, TwilioWebhookLayer, UrlVariants, VerifiedWebhook,
+};
 
 /// What the request looks like on the wire.
 #[derive(Clone)]
@@ -48,7 +50,10 @@ async fn send(v: &Vector, sent: &Sent) -> (StatusCode, Option<Rejection>) {
     };
     let keyring = match &v.signature_settings {
         Some(settings) => {
-            let id = settings.split(',').find_map(|i| i.strip_prefix("key=")).unwrap();
+            let id = settings
+                .split(',')
+                .find_map(|i| i.strip_prefix("key="))
+                .unwrap();
             Keyring::new().with_shared_key(id, &sent.secret).unwrap()
         }
         None => Keyring::auth_token(&sent.secret).unwrap(),
@@ -62,14 +67,20 @@ async fn send(v: &Vector, sent: &Sent) -> (StatusCode, Option<Rejection>) {
 
     let expected_body = Bytes::from(sent.body.clone());
     let expected_params = v.params.clone();
-    let is_form = v.content_type.starts_with("application/x-www-form-urlencoded");
+    let is_form = v
+        .content_type
+        .starts_with("application/x-www-form-urlencoded");
     let is_shared = v.signature_settings.is_some();
     let service = ServiceBuilder::new().layer(layer).service(service_fn(
         move |request: Request<Full<Bytes>>| {
             let expected_body = expected_body.clone();
             let expected_params = expected_params.clone();
             async move {
-                let marker = request.extensions().get::<VerifiedWebhook>().cloned().expect("marker");
+                let marker = request
+                    .extensions()
+                    .get::<VerifiedWebhook>()
+                    .cloned()
+                    .expect("marker");
                 let body = request.into_body().collect().await.unwrap().to_bytes();
                 assert_eq!(body, expected_body, "the inner service sees the same bytes");
                 if is_form {
@@ -80,7 +91,11 @@ async fn send(v: &Vector, sent: &Sent) -> (StatusCode, Option<Rejection>) {
                         .collect();
                     assert_eq!(params, expected_params);
                 }
-                let kind = if is_shared { KeyKind::SharedKey } else { KeyKind::AuthToken };
+                let kind = if is_shared {
+                    KeyKind::SharedKey
+                } else {
+                    KeyKind::AuthToken
+                };
                 assert_eq!(marker.key_kind(), kind);
                 Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("ok"))))
             }
@@ -96,7 +111,9 @@ async fn send(v: &Vector, sent: &Sent) -> (StatusCode, Option<Rejection>) {
     if let Some(settings) = &v.signature_settings {
         request = request.header("x-twilio-webhooks-signature-settings", settings);
     }
-    let request = request.body(Full::new(Bytes::from(sent.body.clone()))).unwrap();
+    let request = request
+        .body(Full::new(Bytes::from(sent.body.clone())))
+        .unwrap();
     let response = service.oneshot(request).await.unwrap();
     let rejection = response.extensions().get::<Rejection>().cloned();
     (response.status(), rejection)
@@ -133,21 +150,69 @@ async fn every_vector_fails_with_one_byte_changed() {
         let host_at = v.url.find(url.host).unwrap();
         let path_at = v.url.rfind(url.target).unwrap() + 1;
         let mut changes: Vec<(&str, Sent)> = vec![
-            ("host", Sent { url: change_byte(&v.url, host_at), ..good.clone() }),
-            ("path", Sent { url: change_byte(&v.url, path_at), ..good.clone() }),
-            ("secret", Sent { secret: change_byte(&v.secret, 0), ..good.clone() }),
-            ("signature", Sent { signature: change_byte(&v.signature, 0), ..good.clone() }),
-            ("signature end", Sent { signature: change_byte(&v.signature, v.signature.len() - 2), ..good.clone() }),
+            (
+                "host",
+                Sent {
+                    url: change_byte(&v.url, host_at),
+                    ..good.clone()
+                },
+            ),
+            (
+                "path",
+                Sent {
+                    url: change_byte(&v.url, path_at),
+                    ..good.clone()
+                },
+            ),
+            (
+                "secret",
+                Sent {
+                    secret: change_byte(&v.secret, 0),
+                    ..good.clone()
+                },
+            ),
+            (
+                "signature",
+                Sent {
+                    signature: change_byte(&v.signature, 0),
+                    ..good.clone()
+                },
+            ),
+            (
+                "signature end",
+                Sent {
+                    signature: change_byte(&v.signature, v.signature.len() - 2),
+                    ..good.clone()
+                },
+            ),
         ];
         if let Some(q) = v.url.find('?') {
-            changes.push(("query", Sent { url: change_byte(&v.url, q + 1), ..good.clone() }));
+            changes.push((
+                "query",
+                Sent {
+                    url: change_byte(&v.url, q + 1),
+                    ..good.clone()
+                },
+            ));
         }
         if v.body.is_empty() {
-            changes.push(("body", Sent { body: b"x".to_vec(), ..good.clone() }));
+            changes.push((
+                "body",
+                Sent {
+                    body: b"x".to_vec(),
+                    ..good.clone()
+                },
+            ));
         } else {
             for at in [0, v.body.len() / 2, v.body.len() - 1] {
                 let body = change_byte(&v.body, at).into_bytes();
-                changes.push(("body", Sent { body, ..good.clone() }));
+                changes.push((
+                    "body",
+                    Sent {
+                        body,
+                        ..good.clone()
+                    },
+                ));
             }
         }
         for (what, sent) in changes {
@@ -167,7 +232,10 @@ async fn every_vector_fails_with_one_byte_changed() {
 async fn get_vectors_pass_as_get_requests() {
     // A GET signs the URL alone; its query is already in it.
     for v in vectors().iter().filter(|v| v.body.is_empty()) {
-        let sent = Sent { method: "GET", ..Sent::of(v) };
+        let sent = Sent {
+            method: "GET",
+            ..Sent::of(v)
+        };
         assert_eq!(send(v, &sent).await.0, StatusCode::OK, "{}", v.name);
     }
 }
@@ -176,22 +244,44 @@ async fn get_vectors_pass_as_get_requests() {
 fn every_vector_agrees_with_the_core() {
     for v in vectors() {
         let algorithm = algorithm(&v);
-        let params: Vec<(&str, &str)> = v.params.iter().map(|(k, val)| (k.as_str(), val.as_str())).collect();
+        let params: Vec<(&str, &str)> = v
+            .params
+            .iter()
+            .map(|(k, val)| (k.as_str(), val.as_str()))
+            .collect();
         assert_eq!(
             signature::sign(&v.secret, &v.url, params.iter().copied(), algorithm),
             v.signature,
             "vector {}",
             v.name
         );
-        assert!(signature::verify(&v.secret, &v.url, params.iter().copied(), algorithm, &v.signature));
+        assert!(signature::verify(
+            &v.secret,
+            &v.url,
+            params.iter().copied(),
+            algorithm,
+            &v.signature
+        ));
         // A shared-key secret is not tried with the other algorithm.
         let other = match algorithm {
             Algorithm::HmacSha1 => Algorithm::HmacSha256,
             _ => Algorithm::HmacSha1,
         };
-        assert!(!signature::verify(&v.secret, &v.url, params.iter().copied(), other, &v.signature));
-        if !v.content_type.starts_with("application/x-www-form-urlencoded") {
-            assert_eq!(signature::check_body_sha256(&v.url, v.body.as_bytes()), Ok(()));
+        assert!(!signature::verify(
+            &v.secret,
+            &v.url,
+            params.iter().copied(),
+            other,
+            &v.signature
+        ));
+        if !v
+            .content_type
+            .starts_with("application/x-www-form-urlencoded")
+        {
+            assert_eq!(
+                signature::check_body_sha256(&v.url, v.body.as_bytes()),
+                Ok(())
+            );
         }
     }
 }

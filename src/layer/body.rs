@@ -39,7 +39,8 @@ impl BodyBuffer {
         }
         if self.rest.is_empty() {
             self.rest.reserve(self.capacity_hint.max(self.len));
-            self.rest.extend_from_slice(&std::mem::take(&mut self.first));
+            self.rest
+                .extend_from_slice(&std::mem::take(&mut self.first));
         }
         while data.has_remaining() {
             let chunk = data.chunk();

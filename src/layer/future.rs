@@ -140,7 +140,9 @@ where
                         signature,
                         mut inner,
                         shared,
-                    } = pending.take().expect("ResponseFuture polled after completion");
+                    } = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     let body = std::mem::take(buffer).finish();
                     let verified = read
                         .map_err(Rejection::new)
@@ -158,7 +160,9 @@ where
                 }
                 StateProj::Calling { future } => return future.poll(cx),
                 StateProj::Done { response } => {
-                    let response = response.take().expect("ResponseFuture polled after completion");
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response));
                 }
             };

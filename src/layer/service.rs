@@ -81,7 +81,11 @@ where
         let signature = match read_signature(&parts) {
             Ok(signature) => signature,
             Err(reason) => {
-                return ResponseFuture::rejected(reject(&self.shared, &parts, Rejection::new(reason)))
+                return ResponseFuture::rejected(reject(
+                    &self.shared,
+                    &parts,
+                    Rejection::new(reason),
+                ))
             }
         };
         // The clone takes the place of the service that was polled ready, which goes into

@@ -97,19 +97,27 @@ pub(crate) fn verify_request(
 
     let candidates = config.variants.candidates(&url);
     let matched = candidates.find_map(|candidate| {
-        let key = selection
-            .keys
-            .iter()
-            .find(|key| signature.matches(&key.signing, selection.algorithm, candidate, &canonical))?;
+        let key = selection.keys.iter().find(|key| {
+            signature.matches(&key.signing, selection.algorithm, candidate, &canonical)
+        })?;
         // Copy the candidate only when it is a variant, not the URL we already own.
         let variant = (candidate.as_ptr() != url.as_ptr()).then(|| candidate.to_owned());
         Some((key, variant))
     });
     let Some((key, variant)) = matched else {
         let mut rejection = Rejection::new(RejectionReason::SignatureMismatch)
-            .with_urls_tried(candidates.to_vec().iter().map(|u| mask_userinfo(u)).collect())
+            .with_urls_tried(
+                candidates
+                    .to_vec()
+                    .iter()
+                    .map(|u| mask_userinfo(u))
+                    .collect(),
+            )
             .with_keys_tried(selection.keys.iter().map(|k| k.id.clone()).collect());
-        if parts.uri.path().len() > 1 && parts.uri.path().ends_with('/') && !config.variants.tries_trailing_slash() {
+        if parts.uri.path().len() > 1
+            && parts.uri.path().ends_with('/')
+            && !config.variants.tries_trailing_slash()
+        {
             rejection = rejection.with_hint(Hint::TrailingSlash);
         }
         return Err(rejection);
