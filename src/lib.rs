@@ -51,6 +51,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod auth;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;

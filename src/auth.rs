@@ -1,0 +1,1 @@
+//! HTTP Basic and Digest authentication for TwiML URLs (work in progress).
