@@ -55,6 +55,13 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            what,
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn env(var: &'static str, reason: impl Into<String>) -> Self {
         Self::InvalidEnvVar {
             var,

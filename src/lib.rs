@@ -58,6 +58,7 @@ pub mod extract;
 pub mod form;
 pub mod keys;
 pub mod layer;
+pub mod proxy;
 pub mod public_url;
 pub mod rejection;
 pub mod signature;

@@ -1,17 +1,38 @@
 //! Where the public URL of a request comes from: the URL Twilio called, which the signature
-//! covers, rebuilt from what this server can see.
+//! covers, rebuilt from what this server can see and, only where configured, from what a
+//! trusted proxy says.
+//!
+//! | source | URL | trusts |
+//! |---|---|---|
+//! | [`PublicUrl::as_seen`] (default) | configured scheme + `Host` (or the target's authority) + original path and query | nothing beyond the request itself |
+//! | [`PublicUrl::fixed`] | your base URL + original path and query | nothing: the host this server saw is ignored |
+//! | [`PublicUrl::trusted_proxies`] | as seen, with scheme, host, port and prefix from `Forwarded` / `X-Forwarded-*` | those headers, only when the TCP peer is a configured proxy |
+//! | [`PublicUrl::custom`] | whatever your function returns | what your function trusts |
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use http::header::{HOST, UPGRADE};
+use http::header::{FORWARDED, HOST, UPGRADE};
 use http::request::Parts;
 use http::uri::Authority;
-use http::Method;
+use http::{HeaderName, Method};
+use ipnet::IpNet;
+
+use crate::error::ConfigError;
+use crate::proxy::{self, ProxyHeaderError};
+use crate::rejection::Hint;
+use crate::url::split_host_port;
+
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// The scheme of the connection this server accepts requests on.
 ///
-/// Only the deployment knows whether its listener (or the proxy in front of it) speaks TLS,
-/// so it is configured, never read from the request.
+/// Only the deployment knows whether its listener speaks TLS, so it is configured, never
+/// read from the request (except from a [trusted proxy](PublicUrl::trusted_proxies)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Scheme {
@@ -32,91 +53,376 @@ impl Scheme {
             (Self::Https, true) => "wss",
         }
     }
+
+    fn secure(secure: bool) -> Self {
+        if secure {
+            Self::Https
+        } else {
+            Self::Http
+        }
+    }
 }
+
+/// The TCP peer's address, for servers that do not use axum's `ConnectInfo`.
+///
+/// [`PublicUrl::trusted_proxies`] reads the peer from axum's `ConnectInfo<SocketAddr>` when
+/// present, else from this extension, which you can insert yourself (e.g. in a custom accept
+/// loop or a layer of your own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAddr(pub IpAddr);
+
+/// The addresses of the reverse proxies whose `Forwarded` and `X-Forwarded-*` headers are
+/// believed: single IPs and CIDR ranges, IPv4 and IPv6.
+///
+/// ```
+/// use tower_twilio::public_url::TrustedProxies;
+/// let proxies = TrustedProxies::new(["127.0.0.1", "10.0.0.0/8", "::1"])?;
+/// assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+/// assert!(!proxies.contains("192.0.2.1".parse().unwrap()));
+/// // IPv4 peers seen through an IPv6 socket count as IPv4.
+/// assert!(proxies.contains("::ffff:127.0.0.1".parse().unwrap()));
+/// assert!(TrustedProxies::parse_list("10.0.0.0/8, 192.168.0.1").is_ok());
+/// assert!(TrustedProxies::new(["10.0.0.0/33"]).is_err());
+/// # Ok::<_, tower_twilio::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+impl TrustedProxies {
+    /// Parses IPs (`10.0.0.1`, `::1`) and CIDRs (`10.0.0.0/8`, `fd00::/8`).
+    pub fn new<I>(proxies: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut nets = Vec::new();
+        for proxy in proxies {
+            let proxy = proxy.as_ref().trim();
+            let net = proxy
+                .parse::<IpNet>()
+                .or_else(|_| proxy.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::invalid("trusted proxy", format!("{proxy:?} is not an IP address or CIDR"))
+                })?;
+            nets.push(net);
+        }
+        if nets.is_empty() {
+            return Err(ConfigError::invalid("trusted proxies", "the list is empty"));
+        }
+        Ok(Self { nets })
+    }
+
+    /// Parses a comma-separated list, as in `TRUSTED_PROXIES=127.0.0.1,10.0.0.0/8`.
+    pub fn parse_list(list: &str) -> Result<Self, ConfigError> {
+        Self::new(list.split(',').filter(|item| !item.trim().is_empty()))
+    }
+
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|net| net.contains(&ip))
+    }
+}
+
+type CustomFn = dyn Fn(&Parts) -> Option<String> + Send + Sync;
 
 /// How the layer rebuilds the URL Twilio called.
 ///
-/// The default, [`PublicUrl::as_seen`] with [`Scheme::Http`], uses what this server saw:
-/// the configured scheme, the request target's authority (absolute-form or HTTP/2) or else
-/// the `Host` header, and the original path and query (axum's `OriginalUri` when present, so
-/// a layer inside `Router::nest` sees the full path). Nothing a client can forge is trusted
-/// beyond what it sent in this very request.
+/// Nothing a client can forge is trusted unless you say so: the default uses only what this
+/// request itself carries, and proxy headers are believed only from proxy addresses you
+/// list. Every source keeps the original path and query (axum's `OriginalUri` when present,
+/// so a layer inside `Router::nest` sees the full path) as raw bytes, and uses `ws`/`wss`
+/// for WebSocket upgrades.
 ///
 /// ```
 /// use tower_twilio::{PublicUrl, Scheme};
-/// let behind_tls = PublicUrl::as_seen(Scheme::Https);
-/// # let _ = behind_tls;
+/// // This server terminates TLS itself.
+/// let seen = PublicUrl::as_seen().scheme(Scheme::Https);
+/// // Behind ngrok, Heroku or a load balancer: the URL configured in the Twilio console.
+/// let fixed = PublicUrl::fixed("https://hooks.example.com/twilio")?;
+/// // Behind nginx on this host, which sets X-Forwarded-Proto and Host.
+/// let proxied = PublicUrl::trusted_proxies(["127.0.0.1", "::1"])?;
+/// # let _ = (seen, fixed, proxied);
+/// # Ok::<_, tower_twilio::ConfigError>(())
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PublicUrl {
     source: Source,
+    scheme: Scheme,
 }
 
 #[derive(Clone)]
 enum Source {
-    AsSeen { scheme: Scheme },
+    AsSeen,
+    Fixed { base: String },
+    TrustedProxies(TrustedProxies),
+    Custom(Arc<CustomFn>),
 }
 
-impl Default for Source {
+impl Default for PublicUrl {
     fn default() -> Self {
-        Self::AsSeen {
-            scheme: Scheme::Http,
-        }
+        Self::as_seen()
     }
 }
 
 impl PublicUrl {
-    /// The URL as this server saw it, with the given scheme.
-    pub fn as_seen(scheme: Scheme) -> Self {
+    /// The URL as this server saw it: the [scheme](Self::scheme) (default `http`), the
+    /// request target's authority (absolute-form, HTTP/2) or else the one `Host` header, and
+    /// the original path and query.
+    pub fn as_seen() -> Self {
         Self {
-            source: Source::AsSeen { scheme },
+            source: Source::AsSeen,
+            scheme: Scheme::Http,
         }
+    }
+
+    /// A fixed base URL: scheme, host, optional port and optional path prefix, e.g.
+    /// `https://hooks.example.com/twilio`. The URL is the base followed by the request's
+    /// original path and query; what this server saw of the host is not a candidate.
+    ///
+    /// A prefix is for a proxy that strips it: Twilio calls `/twilio/voice`, the proxy
+    /// forwards `/voice`. If your routes see the full path, give the base without it.
+    pub fn fixed(base: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::invalid("public URL", format!("{base:?} {reason}"));
+        let (scheme, rest) = base
+            .split_once("://")
+            .ok_or_else(|| invalid("is not an absolute URL"))?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            _ => return Err(invalid("must start with http:// or https://")),
+        };
+        let (authority, prefix) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.contains('@') {
+            return Err(invalid(
+                "must not contain credentials; configure them as URL variants instead",
+            ));
+        }
+        if !is_host_and_port(authority) {
+            return Err(invalid("has no valid host[:port]"));
+        }
+        let prefix = match prefix {
+            "" => "",
+            prefix => proxy::parse_prefix(prefix)
+                .map_err(|_| invalid("has a query, fragment or invalid path characters"))?,
+        };
+        Ok(Self {
+            source: Source::Fixed {
+                base: format!("{}://{authority}{prefix}", scheme.as_str(false)),
+            },
+            scheme,
+        })
+    }
+
+    /// Believe `Forwarded` (RFC 7239: `proto`, `host`), `X-Forwarded-Proto`,
+    /// `X-Forwarded-Host`, `X-Forwarded-Port` and `X-Forwarded-Prefix` when the TCP peer is
+    /// one of `proxies` (IPs or CIDRs); otherwise use the URL [as seen](Self::as_seen).
+    ///
+    /// The peer comes from axum's `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`) or a [`PeerAddr`] extension.
+    /// Without either, no proxy is believed.
+    ///
+    /// With several hops, the last value of each header, the one the nearest proxy wrote, is
+    /// used; a `Forwarded` header wins over `X-Forwarded-Proto` and `-Host`. A proxy behind
+    /// another should pass these headers on rather than append its own view. Malformed
+    /// values from a trusted proxy (bad port, unknown protocol, broken `Forwarded`) refuse
+    /// the request with a [`ProxyHeaderError`] reason.
+    pub fn trusted_proxies<I>(proxies: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        Ok(Self::behind(TrustedProxies::new(proxies)?))
+    }
+
+    /// [`trusted_proxies`](Self::trusted_proxies) with an already parsed list.
+    pub fn behind(proxies: TrustedProxies) -> Self {
+        Self {
+            source: Source::TrustedProxies(proxies),
+            scheme: Scheme::Http,
+        }
+    }
+
+    /// Your own function from the request's parts to the URL; `None` refuses the request.
+    /// It must return the URL exactly as Twilio called it (the layer still tries its
+    /// [variants](crate::UrlVariants)).
+    ///
+    /// ```
+    /// use tower_twilio::PublicUrl;
+    /// let custom = PublicUrl::custom(|parts: &http::request::Parts| {
+    ///     let tenant = parts.headers.get("x-tenant")?.to_str().ok()?;
+    ///     Some(format!("https://{tenant}.hooks.example.com{}", parts.uri.path()))
+    /// });
+    /// # let _ = custom;
+    /// ```
+    pub fn custom<F>(f: F) -> Self
+    where
+        F: Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    {
+        Self {
+            source: Source::Custom(Arc::new(f)),
+            scheme: Scheme::Http,
+        }
+    }
+
+    /// The scheme of this server's own listener, for [`as_seen`](Self::as_seen) and for
+    /// [`trusted_proxies`](Self::trusted_proxies) when no proxy header says otherwise.
+    /// A fixed base URL carries its own scheme and ignores this.
+    #[must_use]
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        if !matches!(self.source, Source::Fixed { .. }) {
+            self.scheme = scheme;
+        }
+        self
     }
 
     /// Rebuilds the URL for a request.
     pub(crate) fn resolve(&self, parts: &Parts) -> Result<String, UrlError> {
+        let websocket = is_websocket_upgrade(parts);
+        let path_and_query = original_path_and_query(parts);
         match &self.source {
-            Source::AsSeen { scheme } => {
-                let authority = authority_as_seen(parts)?;
-                let path_and_query = original_path_and_query(parts);
-                let scheme = scheme.as_str(is_websocket_upgrade(parts));
-                let mut url = String::with_capacity(
-                    scheme.len() + 3 + authority.len() + path_and_query.len(),
-                );
-                url.push_str(scheme);
-                url.push_str("://");
-                url.push_str(authority);
-                url.push_str(path_and_query);
-                Ok(url)
+            Source::AsSeen => self.as_seen_url(parts, websocket, path_and_query),
+            Source::Fixed { base } => {
+                let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+                let scheme = match (scheme, websocket) {
+                    ("https", true) => "wss",
+                    ("http", true) => "ws",
+                    (scheme, _) => scheme,
+                };
+                Ok(concat([scheme, "://", rest, path_and_query]))
             }
+            Source::TrustedProxies(proxies) => match peer_ip(parts) {
+                Some(peer) if proxies.contains(peer) => {
+                    self.forwarded_url(parts, websocket, path_and_query)
+                }
+                _ => self.as_seen_url(parts, websocket, path_and_query),
+            },
+            Source::Custom(f) => f(parts).ok_or(UrlError::CustomRefused),
         }
+    }
+
+    fn as_seen_url(&self, parts: &Parts, websocket: bool, path_and_query: &str) -> Result<String, UrlError> {
+        let authority = authority_as_seen(parts)?;
+        Ok(concat([self.scheme.as_str(websocket), "://", authority, path_and_query]))
+    }
+
+    /// The URL as the nearest trusted proxy describes it.
+    fn forwarded_url(&self, parts: &Parts, websocket: bool, path_and_query: &str) -> Result<String, UrlError> {
+        let headers = &parts.headers;
+        let lines = |name: &HeaderName| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let forwarded = proxy::last_forwarded_element(lines(&FORWARDED))?.unwrap_or_default();
+
+        let proto = forwarded.proto.as_deref().or_else(|| proxy::last_list_value(lines(&X_FORWARDED_PROTO)));
+        let scheme = match proto {
+            Some(proto) => Scheme::secure(proxy::parse_proto(proto)?),
+            None => self.scheme,
+        };
+        let host = match forwarded.host.as_deref().or_else(|| proxy::last_list_value(lines(&X_FORWARDED_HOST))) {
+            Some(host) if is_host_and_port(host) => host,
+            Some(_) => return Err(ProxyHeaderError::Host.into()),
+            None => authority_as_seen(parts)?,
+        };
+        let (host, seen_port) = split_host_port(host).ok_or(UrlError::InvalidHost)?;
+        let port = match proxy::last_list_value(lines(&X_FORWARDED_PORT)) {
+            Some(port) => Some(proxy::parse_port(port)?),
+            None => seen_port,
+        };
+        let prefix = match proxy::last_list_value(lines(&X_FORWARDED_PREFIX)) {
+            Some(prefix) => proxy::parse_prefix(prefix)?,
+            None => "",
+        };
+        let mut url = concat([scheme.as_str(websocket), "://", host]);
+        if let Some(port) = port {
+            url.push(':');
+            url.push_str(port);
+        }
+        url.push_str(prefix);
+        url.push_str(path_and_query);
+        Ok(url)
+    }
+
+    /// Likely causes of a failed verification visible from this request; only computed for
+    /// rejections.
+    pub(crate) fn hints(&self, parts: &Parts) -> Vec<Hint> {
+        let mut hints = Vec::new();
+        let has_proxy_headers = [&FORWARDED, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &X_FORWARDED_PREFIX]
+            .iter()
+            .any(|name| parts.headers.contains_key(*name));
+        match &self.source {
+            Source::AsSeen if has_proxy_headers => hints.push(Hint::ProxyHeadersIgnored),
+            Source::TrustedProxies(proxies) => match peer_ip(parts) {
+                None => hints.push(Hint::NoPeerAddress),
+                Some(peer) if !proxies.contains(peer) && has_proxy_headers => {
+                    hints.push(Hint::ProxyHeadersFromUntrustedPeer)
+                }
+                _ => {}
+            },
+            Source::Fixed { base } => {
+                let base_host = base.split_once("://").map_or("", |(_, rest)| rest);
+                let base_host = base_host.split('/').next().unwrap_or("");
+                if authority_as_seen(parts).is_ok_and(|seen| !seen.eq_ignore_ascii_case(base_host)) {
+                    hints.push(Hint::HostDiffersFromPublicUrl);
+                }
+            }
+            _ => {}
+        }
+        hints
     }
 }
 
 impl fmt::Debug for PublicUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Source::AsSeen { scheme } => f.debug_struct("AsSeen").field("scheme", scheme).finish(),
+            Source::AsSeen => f.debug_struct("AsSeen").field("scheme", &self.scheme).finish(),
+            Source::Fixed { base } => f.debug_tuple("Fixed").field(base).finish(),
+            Source::TrustedProxies(proxies) => f
+                .debug_struct("TrustedProxies")
+                .field("proxies", &proxies.nets)
+                .field("scheme", &self.scheme)
+                .finish(),
+            Source::Custom(_) => f.write_str("Custom(..)"),
         }
     }
+}
+
+fn concat<const N: usize>(pieces: [&str; N]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum::<usize>() + 8);
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out
 }
 
 /// Why the URL of a request could not be rebuilt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
-    /// Neither the request target nor a `Host` header names the host.
+    /// Neither the request target nor a `Host` header names the host (400).
     MissingHost,
-    /// Several `Host` headers, or one that is not a valid authority.
+    /// Several `Host` headers, or one that is not a valid authority (400).
     InvalidHost,
+    /// A trusted proxy sent a header that cannot be used (403).
+    ProxyHeader(ProxyHeaderError),
+    /// The [custom](PublicUrl::custom) function returned `None` (403).
+    CustomRefused,
+}
+
+impl From<ProxyHeaderError> for UrlError {
+    fn from(err: ProxyHeaderError) -> Self {
+        Self::ProxyHeader(err)
+    }
 }
 
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::MissingHost => "the request names no host",
-            Self::InvalidHost => "the Host header is repeated or malformed",
-        })
+        match self {
+            Self::MissingHost => f.write_str("the request names no host"),
+            Self::InvalidHost => f.write_str("the Host header is repeated or malformed"),
+            Self::ProxyHeader(err) => write!(f, "trusted proxy header: {err}"),
+            Self::CustomRefused => f.write_str("the custom public URL function returned none"),
+        }
     }
 }
 
@@ -135,9 +441,16 @@ fn authority_as_seen(parts: &Parts) -> Result<&str, UrlError> {
     if host.is_empty() {
         return Err(UrlError::MissingHost);
     }
-    // Only an authority may go between `://` and the path.
-    Authority::try_from(host).map_err(|_| UrlError::InvalidHost)?;
+    if !is_host_and_port(host) {
+        return Err(UrlError::InvalidHost);
+    }
     Ok(host)
+}
+
+/// Whether `s` is `host[:port]` and nothing else: only that may go between `://` and the
+/// path (no userinfo, no path, a numeric port).
+fn is_host_and_port(s: &str) -> bool {
+    Authority::try_from(s).is_ok() && !s.contains('@') && split_host_port(s).is_some()
 }
 
 /// The path and query of the request as the client sent them, before any router stripped a
@@ -148,6 +461,15 @@ fn original_path_and_query(parts: &Parts) -> &str {
         return uri.path_and_query().map_or("/", |pq| pq.as_str());
     }
     parts.uri.path_and_query().map_or("/", |pq| pq.as_str())
+}
+
+/// The TCP peer: axum's `ConnectInfo`, else a [`PeerAddr`] extension.
+fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(addr.ip());
+    }
+    parts.extensions.get::<PeerAddr>().map(|peer| peer.0)
 }
 
 /// A WebSocket opening handshake (RFC 6455): Twilio signs its `wss://` URL.
@@ -171,14 +493,20 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
+    fn from_peer(builder: http::request::Builder, peer: &str) -> Parts {
+        builder
+            .extension(PeerAddr(peer.parse().unwrap()))
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
     #[test]
     fn host_header_or_target_authority() {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/voice?a=1").header(HOST, "example.com:8080"));
-        assert_eq!(
-            seen.resolve(&p).unwrap(),
-            "http://example.com:8080/voice?a=1"
-        );
+        assert_eq!(seen.resolve(&p).unwrap(), "http://example.com:8080/voice?a=1");
         // Absolute-form: the target's authority wins over Host.
         let p = parts(Request::get("http://target.test/x").header(HOST, "other.test"));
         assert_eq!(seen.resolve(&p).unwrap(), "http://target.test/x");
@@ -189,36 +517,149 @@ mod tests {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/x"));
         assert_eq!(seen.resolve(&p), Err(UrlError::MissingHost));
-        let p = parts(
-            Request::get("/x")
-                .header(HOST, "a.test")
-                .header(HOST, "b.test"),
-        );
+        let p = parts(Request::get("/x").header(HOST, "a.test").header(HOST, "b.test"));
         assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost));
-        let p = parts(Request::get("/x").header(HOST, "a.test/evil"));
-        assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost));
+        for bad in ["a.test/evil", "u:p@a.test", "a test", "a.test:x"] {
+            let p = parts(Request::get("/x").header(HOST, bad));
+            assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost), "{bad}");
+        }
     }
 
     #[test]
     fn websocket_upgrade_switches_scheme() {
-        let https = PublicUrl::as_seen(Scheme::Https);
-        let p = parts(
-            Request::get("/media")
-                .header(HOST, "h")
-                .header(UPGRADE, "WebSocket"),
-        );
+        let https = PublicUrl::as_seen().scheme(Scheme::Https);
+        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "WebSocket"));
         assert_eq!(https.resolve(&p).unwrap(), "wss://h/media");
-        let p = parts(
-            Request::get("/media")
-                .header(HOST, "h")
-                .header(UPGRADE, "websocket"),
-        );
+        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "websocket"));
         assert_eq!(PublicUrl::default().resolve(&p).unwrap(), "ws://h/media");
-        let p = parts(
-            Request::post("/media")
-                .header(HOST, "h")
-                .header(UPGRADE, "websocket"),
-        );
+        let p = parts(Request::post("/media").header(HOST, "h").header(UPGRADE, "websocket"));
         assert_eq!(https.resolve(&p).unwrap(), "https://h/media");
+        let fixed = PublicUrl::fixed("https://pub.example/base").unwrap();
+        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        assert_eq!(fixed.resolve(&p).unwrap(), "wss://pub.example/base/media");
+    }
+
+    #[test]
+    fn fixed_base_replaces_what_was_seen() {
+        let fixed = PublicUrl::fixed("HTTPS://hooks.example.com:8443/twilio/").unwrap();
+        let p = parts(Request::post("/voice?x=1").header(HOST, "10.0.0.5:3000"));
+        assert_eq!(fixed.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=1");
+        assert_eq!(fixed.hints(&p), [Hint::HostDiffersFromPublicUrl]);
+        // The scheme of a fixed base cannot be overridden by accident.
+        let still = fixed.clone().scheme(Scheme::Http);
+        assert_eq!(still.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=1");
+        let root = PublicUrl::fixed("http://[::1]:8080").unwrap();
+        assert_eq!(root.resolve(&p).unwrap(), "http://[::1]:8080/voice?x=1");
+    }
+
+    #[test]
+    fn fixed_base_validation() {
+        for bad in [
+            "hooks.example.com",
+            "ftp://hooks.example.com",
+            "https://",
+            "https://user:pw@hooks.example.com",
+            "https://hooks.example.com/a?b",
+            "https://hooks.example.com/a#b",
+            "https://hooks example.com",
+            "https://hooks.example.com:port",
+        ] {
+            let err = PublicUrl::fixed(bad).unwrap_err();
+            assert!(err.to_string().starts_with("invalid public URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn proxy_headers_are_believed_only_from_trusted_peers() {
+        let proxied = PublicUrl::trusted_proxies(["10.0.0.0/8"]).unwrap();
+        let request = || {
+            Request::post("/voice?a=1")
+                .header(HOST, "internal:3000")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "hooks.example.com")
+        };
+        let trusted = from_peer(request(), "10.1.1.1");
+        assert_eq!(proxied.resolve(&trusted).unwrap(), "https://hooks.example.com/voice?a=1");
+        let untrusted = from_peer(request(), "192.0.2.7");
+        assert_eq!(proxied.resolve(&untrusted).unwrap(), "http://internal:3000/voice?a=1");
+        assert_eq!(proxied.hints(&untrusted), [Hint::ProxyHeadersFromUntrustedPeer]);
+        // No peer address at all: nothing is believed, and the hint says why.
+        let unknown = parts(request());
+        assert_eq!(proxied.resolve(&unknown).unwrap(), "http://internal:3000/voice?a=1");
+        assert_eq!(proxied.hints(&unknown), [Hint::NoPeerAddress]);
+        // The default source never believes them.
+        assert_eq!(PublicUrl::default().resolve(&trusted).unwrap(), "http://internal:3000/voice?a=1");
+        assert_eq!(PublicUrl::default().hints(&trusted), [Hint::ProxyHeadersIgnored]);
+    }
+
+    #[test]
+    fn the_nearest_proxy_wins_over_values_a_client_wrote() {
+        let proxied = PublicUrl::trusted_proxies(["127.0.0.1"]).unwrap();
+        let p = from_peer(
+            Request::post("/voice")
+                .header(HOST, "internal")
+                .header("x-forwarded-proto", "http, https")
+                .header("x-forwarded-host", "evil.example")
+                .header("x-forwarded-host", "hooks.example.com"),
+            "127.0.0.1",
+        );
+        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com/voice");
+        let p = from_peer(
+            Request::post("/voice")
+                .header(HOST, "internal")
+                .header(FORWARDED, "proto=http;host=evil.example, proto=https;host=\"hooks.example.com\"")
+                .header("x-forwarded-proto", "http"),
+            "127.0.0.1",
+        );
+        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com/voice", "Forwarded wins");
+    }
+
+    #[test]
+    fn forwarded_port_and_prefix() {
+        let proxied = PublicUrl::trusted_proxies(["::1"]).unwrap();
+        let p = from_peer(
+            Request::post("/voice?x=%27")
+                .header(HOST, "hooks.example.com:3000")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-port", "8443")
+                .header("x-forwarded-prefix", "/twilio/"),
+            "::1",
+        );
+        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=%27");
+        // IPv6 host from Forwarded, port kept.
+        let p = from_peer(
+            Request::post("/v").header(HOST, "internal").header(FORWARDED, "host=\"[2001:db8::1]:8443\";proto=https"),
+            "::1",
+        );
+        assert_eq!(proxied.resolve(&p).unwrap(), "https://[2001:db8::1]:8443/v");
+    }
+
+    #[test]
+    fn malformed_headers_from_a_trusted_proxy_are_refused() {
+        let proxied = PublicUrl::trusted_proxies(["127.0.0.1"]).unwrap();
+        for (name, value, err) in [
+            ("x-forwarded-port", "99999", ProxyHeaderError::Port),
+            ("x-forwarded-port", "https", ProxyHeaderError::Port),
+            ("x-forwarded-proto", "gopher", ProxyHeaderError::Proto),
+            ("x-forwarded-host", "a/b", ProxyHeaderError::Host),
+            ("x-forwarded-host", "u:p@h", ProxyHeaderError::Host),
+            ("x-forwarded-prefix", "no-slash", ProxyHeaderError::Prefix),
+            ("forwarded", "proto=https;proto=http", ProxyHeaderError::Forwarded),
+            ("forwarded", "proto=\"https", ProxyHeaderError::Forwarded),
+            ("forwarded", "proto=ftp", ProxyHeaderError::Proto),
+        ] {
+            let p = from_peer(Request::post("/v").header(HOST, "h").header(name, value), "127.0.0.1");
+            assert_eq!(proxied.resolve(&p), Err(UrlError::ProxyHeader(err)), "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn custom_source() {
+        let custom = PublicUrl::custom(|parts: &Parts| {
+            parts.headers.get("x-tenant").map(|t| format!("https://{}.example/{}", t.to_str().unwrap(), "v"))
+        });
+        let p = parts(Request::post("/v").header("x-tenant", "acme"));
+        assert_eq!(custom.resolve(&p).unwrap(), "https://acme.example/v");
+        assert_eq!(custom.resolve(&parts(Request::post("/v"))), Err(UrlError::CustomRefused));
     }
 }

@@ -45,7 +45,9 @@ impl RejectionReason {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BodyReadFailed | Self::Url(_) => StatusCode::BAD_REQUEST,
+            Self::BodyReadFailed | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -62,7 +64,8 @@ impl RejectionReason {
             Self::SignatureSettings(_) => "Unusable X-Twilio-Webhooks-Signature-Settings header\n",
             Self::BodyTooLarge { .. } => "Request body too large\n",
             Self::BodyReadFailed => "Request body could not be read\n",
-            Self::Url(_) => "Request has no usable Host\n",
+            Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => "Request has no usable Host\n",
+            Self::Url(_) => "Public URL could not be determined\n",
         }
     }
 }
@@ -95,6 +98,17 @@ pub enum Hint {
     JsonWithoutBodyHash,
     /// The settings header names a shared key this keyring does not hold.
     UnknownSharedKey,
+    /// The request carries `Forwarded` or `X-Forwarded-*` headers, but the public URL is
+    /// taken as seen, so they were ignored (behind a proxy? see
+    /// [`PublicUrl::trusted_proxies`](crate::PublicUrl::trusted_proxies)).
+    ProxyHeadersIgnored,
+    /// Proxy headers came from a peer that is not a trusted proxy, so they were ignored.
+    ProxyHeadersFromUntrustedPeer,
+    /// Trusted proxies are configured, but the request carries no peer address
+    /// (`ConnectInfo` or [`PeerAddr`](crate::public_url::PeerAddr)), so none is believed.
+    NoPeerAddress,
+    /// The host this server saw differs from the fixed public URL's host.
+    HostDiffersFromPublicUrl,
 }
 
 impl Hint {
@@ -109,6 +123,18 @@ impl Hint {
             }
             Self::UnknownSharedKey => {
                 "the settings header names a shared key that is not configured (TWILIO_WEBHOOK_SHARED_KEYS?)"
+            }
+            Self::ProxyHeadersIgnored => {
+                "the request has Forwarded/X-Forwarded-* headers but the URL is taken as seen; behind a proxy, configure trusted proxies or a public URL"
+            }
+            Self::ProxyHeadersFromUntrustedPeer => {
+                "Forwarded/X-Forwarded-* headers came from a peer that is not a trusted proxy and were ignored (is the proxy's address in TRUSTED_PROXIES?)"
+            }
+            Self::NoPeerAddress => {
+                "trusted proxies are configured but the peer address is unknown; serve with into_make_service_with_connect_info::<SocketAddr>()"
+            }
+            Self::HostDiffersFromPublicUrl => {
+                "the Host this server saw differs from the public URL's host; that is expected behind a proxy, but check PUBLIC_URL is the URL configured in Twilio"
             }
         }
     }

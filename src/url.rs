@@ -239,6 +239,28 @@ pub fn mask_userinfo(url: &str) -> String {
     }
 }
 
+/// Splits `host[:port]` (IPv6 literals in brackets); `None` if the port is not digits or
+/// the host is empty.
+pub(crate) fn split_host_port(host_port: &str) -> Option<(&str, Option<&str>)> {
+    let (host, port) = if host_port.starts_with('[') {
+        let close = host_port.find(']')?;
+        let (host, after) = host_port.split_at(close + 1);
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match host_port.rfind(':') {
+            Some(colon) => (&host_port[..colon], Some(&host_port[colon + 1..])),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() || !port.unwrap_or("").bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((host, port))
+}
+
 /// One URL split where candidates differ. Every field borrows from the URL string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct UrlParts<'a> {
@@ -271,22 +293,7 @@ impl<'a> UrlParts<'a> {
             Some(at) => (Some(&authority[..at]), &authority[at + 1..]),
             None => (None, authority),
         };
-        let (host, port) = if host_port.starts_with('[') {
-            let close = host_port.find(']')?;
-            let (host, after) = host_port.split_at(close + 1);
-            match after {
-                "" => (host, None),
-                _ => (host, Some(after.strip_prefix(':')?)),
-            }
-        } else {
-            match host_port.rfind(':') {
-                Some(colon) => (&host_port[..colon], Some(&host_port[colon + 1..])),
-                None => (host_port, None),
-            }
-        };
-        if host.is_empty() || !port.unwrap_or("").bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
+        let (host, port) = split_host_port(host_port)?;
         let (path, query) = match tail.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (tail, None),

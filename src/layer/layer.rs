@@ -84,9 +84,11 @@ impl<R> TwilioWebhookLayer<R> {
         self
     }
 
-    /// Shorthand for `public_url(PublicUrl::as_seen(scheme))`: the server's own scheme.
-    pub fn scheme(self, scheme: Scheme) -> Self {
-        self.public_url(PublicUrl::as_seen(scheme))
+    /// The scheme of this server's own listener (default `http`); see [`PublicUrl::scheme`].
+    pub fn scheme(mut self, scheme: Scheme) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.public_url = config.public_url.clone().scheme(scheme);
+        self
     }
 
     /// Which variants of the URL are tried after the URL itself (default: port toggled and

@@ -120,6 +120,9 @@ pub(crate) fn verify_request(
         {
             rejection = rejection.with_hint(Hint::TrailingSlash);
         }
+        for hint in config.public_url.hints(parts) {
+            rejection = rejection.with_hint(hint);
+        }
         return Err(rejection);
     };
     let url = variant.unwrap_or(url);
