@@ -8,6 +8,8 @@
 //! |---|---|---|
 //! | `TWILIO_AUTH_TOKEN` | required | the Auth Token requests are verified with |
 //! | `BIND_ADDR` | `127.0.0.1:3000` | where to listen |
+//! | `PUBLIC_URL` | unset | the base URL Twilio calls, e.g. `https://hooks.example.com/twilio` |
+//! | `TRUSTED_PROXIES` | unset | comma-separated IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
 //! | `RUST_LOG` | `info` | log filter (`tower_twilio=debug` for more) |
 
 use std::net::SocketAddr;
@@ -16,7 +18,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use tower_twilio::{TwilioWebhookLayer, VerifiedWebhook};
+use tower_twilio::public_url::TrustedProxies;
+use tower_twilio::{PublicUrl, TwilioWebhookLayer, VerifiedWebhook};
 use tracing_subscriber::EnvFilter;
 
 async fn voice(webhook: VerifiedWebhook) -> impl IntoResponse {
@@ -35,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let layer = TwilioWebhookLayer::from_env()?;
+    let layer = TwilioWebhookLayer::from_env()?.public_url(public_url_from_env()?);
     let addr: SocketAddr = std::env::var("BIND_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
         .parse()
@@ -46,6 +49,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(layer);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // The peer address decides whether proxy headers are believed.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
+}
+
+/// `PUBLIC_URL` or `TRUSTED_PROXIES` (not both), else the URL as seen over plain http.
+fn public_url_from_env() -> Result<PublicUrl, String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    match (var("PUBLIC_URL"), var("TRUSTED_PROXIES")) {
+        (Some(_), Some(_)) => Err("set PUBLIC_URL or TRUSTED_PROXIES, not both".to_owned()),
+        (Some(url), None) => PublicUrl::fixed(&url).map_err(|err| format!("PUBLIC_URL: {err}")),
+        (None, Some(list)) => TrustedProxies::parse_list(&list)
+            .map(PublicUrl::behind)
+            .map_err(|err| format!("TRUSTED_PROXIES: {err}")),
+        (None, None) => Ok(PublicUrl::as_seen()),
+    }
 }

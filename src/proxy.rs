@@ -219,9 +219,10 @@ mod tests {
 
     #[test]
     fn forwarded_takes_the_last_element_across_lines() {
-        let element = last_forwarded_element(["proto=http;host=a", "proto=https, proto=wss;host=c"])
-            .unwrap()
-            .unwrap();
+        let element =
+            last_forwarded_element(["proto=http;host=a", "proto=https, proto=wss;host=c"])
+                .unwrap()
+                .unwrap();
         assert_eq!(element.proto.as_deref(), Some("wss"));
         assert_eq!(element.host.as_deref(), Some("c"));
         assert_eq!(last_forwarded_element(["", " , "]), Ok(None));
@@ -251,14 +252,26 @@ mod tests {
             "proto=ht tp",
             "proto=\"x\\",
         ] {
-            assert_eq!(last_forwarded_element([value]), Err(ProxyHeaderError::Forwarded), "{value}");
+            assert_eq!(
+                last_forwarded_element([value]),
+                Err(ProxyHeaderError::Forwarded),
+                "{value}"
+            );
         }
     }
 
     #[test]
     fn ports_prefixes_and_protos() {
         assert_eq!(parse_port("8443"), Ok("8443"));
-        for bad in ["", "0", "65536", "+80", "80a", " 80", "99999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "65536",
+            "+80",
+            "80a",
+            " 80",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_port(bad), Err(ProxyHeaderError::Port), "{bad:?}");
         }
         assert_eq!(parse_prefix("/twilio/"), Ok("/twilio"));

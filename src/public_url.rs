@@ -104,7 +104,10 @@ impl TrustedProxies {
                 .parse::<IpNet>()
                 .or_else(|_| proxy.parse::<IpAddr>().map(IpNet::from))
                 .map_err(|_| {
-                    ConfigError::invalid("trusted proxy", format!("{proxy:?} is not an IP address or CIDR"))
+                    ConfigError::invalid(
+                        "trusted proxy",
+                        format!("{proxy:?} is not an IP address or CIDR"),
+                    )
                 })?;
             nets.push(net);
         }
@@ -185,7 +188,8 @@ impl PublicUrl {
     /// A prefix is for a proxy that strips it: Twilio calls `/twilio/voice`, the proxy
     /// forwards `/voice`. If your routes see the full path, give the base without it.
     pub fn fixed(base: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason: &str| ConfigError::invalid("public URL", format!("{base:?} {reason}"));
+        let invalid =
+            |reason: &str| ConfigError::invalid("public URL", format!("{base:?} {reason}"));
         let (scheme, rest) = base
             .split_once("://")
             .ok_or_else(|| invalid("is not an absolute URL"))?;
@@ -303,23 +307,46 @@ impl PublicUrl {
         }
     }
 
-    fn as_seen_url(&self, parts: &Parts, websocket: bool, path_and_query: &str) -> Result<String, UrlError> {
+    fn as_seen_url(
+        &self,
+        parts: &Parts,
+        websocket: bool,
+        path_and_query: &str,
+    ) -> Result<String, UrlError> {
         let authority = authority_as_seen(parts)?;
-        Ok(concat([self.scheme.as_str(websocket), "://", authority, path_and_query]))
+        Ok(concat([
+            self.scheme.as_str(websocket),
+            "://",
+            authority,
+            path_and_query,
+        ]))
     }
 
     /// The URL as the nearest trusted proxy describes it.
-    fn forwarded_url(&self, parts: &Parts, websocket: bool, path_and_query: &str) -> Result<String, UrlError> {
+    fn forwarded_url(
+        &self,
+        parts: &Parts,
+        websocket: bool,
+        path_and_query: &str,
+    ) -> Result<String, UrlError> {
         let headers = &parts.headers;
-        let lines = |name: &HeaderName| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let lines =
+            |name: &HeaderName| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
         let forwarded = proxy::last_forwarded_element(lines(&FORWARDED))?.unwrap_or_default();
 
-        let proto = forwarded.proto.as_deref().or_else(|| proxy::last_list_value(lines(&X_FORWARDED_PROTO)));
+        let proto = forwarded
+            .proto
+            .as_deref()
+            .or_else(|| proxy::last_list_value(lines(&X_FORWARDED_PROTO)));
         let scheme = match proto {
             Some(proto) => Scheme::secure(proxy::parse_proto(proto)?),
             None => self.scheme,
         };
-        let host = match forwarded.host.as_deref().or_else(|| proxy::last_list_value(lines(&X_FORWARDED_HOST))) {
+        let host = match forwarded
+            .host
+            .as_deref()
+            .or_else(|| proxy::last_list_value(lines(&X_FORWARDED_HOST)))
+        {
             Some(host) if is_host_and_port(host) => host,
             Some(_) => return Err(ProxyHeaderError::Host.into()),
             None => authority_as_seen(parts)?,
@@ -347,9 +374,14 @@ impl PublicUrl {
     /// rejections.
     pub(crate) fn hints(&self, parts: &Parts) -> Vec<Hint> {
         let mut hints = Vec::new();
-        let has_proxy_headers = [&FORWARDED, &X_FORWARDED_PROTO, &X_FORWARDED_HOST, &X_FORWARDED_PREFIX]
-            .iter()
-            .any(|name| parts.headers.contains_key(*name));
+        let has_proxy_headers = [
+            &FORWARDED,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &X_FORWARDED_PREFIX,
+        ]
+        .iter()
+        .any(|name| parts.headers.contains_key(*name));
         match &self.source {
             Source::AsSeen if has_proxy_headers => hints.push(Hint::ProxyHeadersIgnored),
             Source::TrustedProxies(proxies) => match peer_ip(parts) {
@@ -362,7 +394,8 @@ impl PublicUrl {
             Source::Fixed { base } => {
                 let base_host = base.split_once("://").map_or("", |(_, rest)| rest);
                 let base_host = base_host.split('/').next().unwrap_or("");
-                if authority_as_seen(parts).is_ok_and(|seen| !seen.eq_ignore_ascii_case(base_host)) {
+                if authority_as_seen(parts).is_ok_and(|seen| !seen.eq_ignore_ascii_case(base_host))
+                {
                     hints.push(Hint::HostDiffersFromPublicUrl);
                 }
             }
@@ -375,7 +408,10 @@ impl PublicUrl {
 impl fmt::Debug for PublicUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Source::AsSeen => f.debug_struct("AsSeen").field("scheme", &self.scheme).finish(),
+            Source::AsSeen => f
+                .debug_struct("AsSeen")
+                .field("scheme", &self.scheme)
+                .finish(),
             Source::Fixed { base } => f.debug_tuple("Fixed").field(base).finish(),
             Source::TrustedProxies(proxies) => f
                 .debug_struct("TrustedProxies")
@@ -466,7 +502,10 @@ fn original_path_and_query(parts: &Parts) -> &str {
 /// The TCP peer: axum's `ConnectInfo`, else a [`PeerAddr`] extension.
 fn peer_ip(parts: &Parts) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
-    if let Some(axum::extract::ConnectInfo(addr)) = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+    if let Some(axum::extract::ConnectInfo(addr)) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
         return Some(addr.ip());
     }
     parts.extensions.get::<PeerAddr>().map(|peer| peer.0)
@@ -506,7 +545,10 @@ mod tests {
     fn host_header_or_target_authority() {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/voice?a=1").header(HOST, "example.com:8080"));
-        assert_eq!(seen.resolve(&p).unwrap(), "http://example.com:8080/voice?a=1");
+        assert_eq!(
+            seen.resolve(&p).unwrap(),
+            "http://example.com:8080/voice?a=1"
+        );
         // Absolute-form: the target's authority wins over Host.
         let p = parts(Request::get("http://target.test/x").header(HOST, "other.test"));
         assert_eq!(seen.resolve(&p).unwrap(), "http://target.test/x");
@@ -517,7 +559,11 @@ mod tests {
         let seen = PublicUrl::default();
         let p = parts(Request::get("/x"));
         assert_eq!(seen.resolve(&p), Err(UrlError::MissingHost));
-        let p = parts(Request::get("/x").header(HOST, "a.test").header(HOST, "b.test"));
+        let p = parts(
+            Request::get("/x")
+                .header(HOST, "a.test")
+                .header(HOST, "b.test"),
+        );
         assert_eq!(seen.resolve(&p), Err(UrlError::InvalidHost));
         for bad in ["a.test/evil", "u:p@a.test", "a test", "a.test:x"] {
             let p = parts(Request::get("/x").header(HOST, bad));
@@ -528,14 +574,30 @@ mod tests {
     #[test]
     fn websocket_upgrade_switches_scheme() {
         let https = PublicUrl::as_seen().scheme(Scheme::Https);
-        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "WebSocket"));
+        let p = parts(
+            Request::get("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "WebSocket"),
+        );
         assert_eq!(https.resolve(&p).unwrap(), "wss://h/media");
-        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        let p = parts(
+            Request::get("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "websocket"),
+        );
         assert_eq!(PublicUrl::default().resolve(&p).unwrap(), "ws://h/media");
-        let p = parts(Request::post("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        let p = parts(
+            Request::post("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "websocket"),
+        );
         assert_eq!(https.resolve(&p).unwrap(), "https://h/media");
         let fixed = PublicUrl::fixed("https://pub.example/base").unwrap();
-        let p = parts(Request::get("/media").header(HOST, "h").header(UPGRADE, "websocket"));
+        let p = parts(
+            Request::get("/media")
+                .header(HOST, "h")
+                .header(UPGRADE, "websocket"),
+        );
         assert_eq!(fixed.resolve(&p).unwrap(), "wss://pub.example/base/media");
     }
 
@@ -543,11 +605,17 @@ mod tests {
     fn fixed_base_replaces_what_was_seen() {
         let fixed = PublicUrl::fixed("HTTPS://hooks.example.com:8443/twilio/").unwrap();
         let p = parts(Request::post("/voice?x=1").header(HOST, "10.0.0.5:3000"));
-        assert_eq!(fixed.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=1");
+        assert_eq!(
+            fixed.resolve(&p).unwrap(),
+            "https://hooks.example.com:8443/twilio/voice?x=1"
+        );
         assert_eq!(fixed.hints(&p), [Hint::HostDiffersFromPublicUrl]);
         // The scheme of a fixed base cannot be overridden by accident.
         let still = fixed.clone().scheme(Scheme::Http);
-        assert_eq!(still.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=1");
+        assert_eq!(
+            still.resolve(&p).unwrap(),
+            "https://hooks.example.com:8443/twilio/voice?x=1"
+        );
         let root = PublicUrl::fixed("http://[::1]:8080").unwrap();
         assert_eq!(root.resolve(&p).unwrap(), "http://[::1]:8080/voice?x=1");
     }
@@ -565,7 +633,10 @@ mod tests {
             "https://hooks.example.com:port",
         ] {
             let err = PublicUrl::fixed(bad).unwrap_err();
-            assert!(err.to_string().starts_with("invalid public URL"), "{bad}: {err}");
+            assert!(
+                err.to_string().starts_with("invalid public URL"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -579,17 +650,35 @@ mod tests {
                 .header("x-forwarded-host", "hooks.example.com")
         };
         let trusted = from_peer(request(), "10.1.1.1");
-        assert_eq!(proxied.resolve(&trusted).unwrap(), "https://hooks.example.com/voice?a=1");
+        assert_eq!(
+            proxied.resolve(&trusted).unwrap(),
+            "https://hooks.example.com/voice?a=1"
+        );
         let untrusted = from_peer(request(), "192.0.2.7");
-        assert_eq!(proxied.resolve(&untrusted).unwrap(), "http://internal:3000/voice?a=1");
-        assert_eq!(proxied.hints(&untrusted), [Hint::ProxyHeadersFromUntrustedPeer]);
+        assert_eq!(
+            proxied.resolve(&untrusted).unwrap(),
+            "http://internal:3000/voice?a=1"
+        );
+        assert_eq!(
+            proxied.hints(&untrusted),
+            [Hint::ProxyHeadersFromUntrustedPeer]
+        );
         // No peer address at all: nothing is believed, and the hint says why.
         let unknown = parts(request());
-        assert_eq!(proxied.resolve(&unknown).unwrap(), "http://internal:3000/voice?a=1");
+        assert_eq!(
+            proxied.resolve(&unknown).unwrap(),
+            "http://internal:3000/voice?a=1"
+        );
         assert_eq!(proxied.hints(&unknown), [Hint::NoPeerAddress]);
         // The default source never believes them.
-        assert_eq!(PublicUrl::default().resolve(&trusted).unwrap(), "http://internal:3000/voice?a=1");
-        assert_eq!(PublicUrl::default().hints(&trusted), [Hint::ProxyHeadersIgnored]);
+        assert_eq!(
+            PublicUrl::default().resolve(&trusted).unwrap(),
+            "http://internal:3000/voice?a=1"
+        );
+        assert_eq!(
+            PublicUrl::default().hints(&trusted),
+            [Hint::ProxyHeadersIgnored]
+        );
     }
 
     #[test]
@@ -603,15 +692,25 @@ mod tests {
                 .header("x-forwarded-host", "hooks.example.com"),
             "127.0.0.1",
         );
-        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com/voice");
+        assert_eq!(
+            proxied.resolve(&p).unwrap(),
+            "https://hooks.example.com/voice"
+        );
         let p = from_peer(
             Request::post("/voice")
                 .header(HOST, "internal")
-                .header(FORWARDED, "proto=http;host=evil.example, proto=https;host=\"hooks.example.com\"")
+                .header(
+                    FORWARDED,
+                    "proto=http;host=evil.example, proto=https;host=\"hooks.example.com\"",
+                )
                 .header("x-forwarded-proto", "http"),
             "127.0.0.1",
         );
-        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com/voice", "Forwarded wins");
+        assert_eq!(
+            proxied.resolve(&p).unwrap(),
+            "https://hooks.example.com/voice",
+            "Forwarded wins"
+        );
     }
 
     #[test]
@@ -625,10 +724,15 @@ mod tests {
                 .header("x-forwarded-prefix", "/twilio/"),
             "::1",
         );
-        assert_eq!(proxied.resolve(&p).unwrap(), "https://hooks.example.com:8443/twilio/voice?x=%27");
+        assert_eq!(
+            proxied.resolve(&p).unwrap(),
+            "https://hooks.example.com:8443/twilio/voice?x=%27"
+        );
         // IPv6 host from Forwarded, port kept.
         let p = from_peer(
-            Request::post("/v").header(HOST, "internal").header(FORWARDED, "host=\"[2001:db8::1]:8443\";proto=https"),
+            Request::post("/v")
+                .header(HOST, "internal")
+                .header(FORWARDED, "host=\"[2001:db8::1]:8443\";proto=https"),
             "::1",
         );
         assert_eq!(proxied.resolve(&p).unwrap(), "https://[2001:db8::1]:8443/v");
@@ -644,22 +748,39 @@ mod tests {
             ("x-forwarded-host", "a/b", ProxyHeaderError::Host),
             ("x-forwarded-host", "u:p@h", ProxyHeaderError::Host),
             ("x-forwarded-prefix", "no-slash", ProxyHeaderError::Prefix),
-            ("forwarded", "proto=https;proto=http", ProxyHeaderError::Forwarded),
+            (
+                "forwarded",
+                "proto=https;proto=http",
+                ProxyHeaderError::Forwarded,
+            ),
             ("forwarded", "proto=\"https", ProxyHeaderError::Forwarded),
             ("forwarded", "proto=ftp", ProxyHeaderError::Proto),
         ] {
-            let p = from_peer(Request::post("/v").header(HOST, "h").header(name, value), "127.0.0.1");
-            assert_eq!(proxied.resolve(&p), Err(UrlError::ProxyHeader(err)), "{name}: {value}");
+            let p = from_peer(
+                Request::post("/v").header(HOST, "h").header(name, value),
+                "127.0.0.1",
+            );
+            assert_eq!(
+                proxied.resolve(&p),
+                Err(UrlError::ProxyHeader(err)),
+                "{name}: {value}"
+            );
         }
     }
 
     #[test]
     fn custom_source() {
         let custom = PublicUrl::custom(|parts: &Parts| {
-            parts.headers.get("x-tenant").map(|t| format!("https://{}.example/{}", t.to_str().unwrap(), "v"))
+            parts
+                .headers
+                .get("x-tenant")
+                .map(|t| format!("https://{}.example/{}", t.to_str().unwrap(), "v"))
         });
         let p = parts(Request::post("/v").header("x-tenant", "acme"));
         assert_eq!(custom.resolve(&p).unwrap(), "https://acme.example/v");
-        assert_eq!(custom.resolve(&parts(Request::post("/v"))), Err(UrlError::CustomRefused));
+        assert_eq!(
+            custom.resolve(&parts(Request::post("/v"))),
+            Err(UrlError::CustomRefused)
+        );
     }
 }

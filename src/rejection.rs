@@ -64,7 +64,9 @@ impl RejectionReason {
             Self::SignatureSettings(_) => "Unusable X-Twilio-Webhooks-Signature-Settings header\n",
             Self::BodyTooLarge { .. } => "Request body too large\n",
             Self::BodyReadFailed => "Request body could not be read\n",
-            Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => "Request has no usable Host\n",
+            Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => {
+                "Request has no usable Host\n"
+            }
             Self::Url(_) => "Public URL could not be determined\n",
         }
     }
