@@ -19,7 +19,11 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use zeroize::Zeroizing;
 
@@ -358,6 +362,119 @@ impl fmt::Display for SettingsError {
 }
 
 impl std::error::Error for SettingsError {}
+
+/// What a [`KeyResolver`] gets to choose the keys for one request.
+///
+/// Nothing here is verified yet: an attacker chooses every value. Look the account up, and
+/// answer [`KeyLookupError::UnknownAccount`] for one you do not know.
+#[derive(Clone, Debug)]
+pub struct AccountLookup {
+    pub(crate) account_sid: Option<String>,
+    pub(crate) home_region: Option<String>,
+    pub(crate) url: String,
+    pub(crate) body: Bytes,
+}
+
+impl AccountLookup {
+    /// The `AccountSid` form field (or query parameter, for GET webhooks). JSON webhooks may
+    /// not carry it where a form does: see [`body`](Self::body).
+    pub fn account_sid(&self) -> Option<&str> {
+        self.account_sid.as_deref()
+    }
+
+    /// The `X-Home-Region` header: Twilio Regions have their own Auth Tokens.
+    pub fn home_region(&self) -> Option<&str> {
+        self.home_region.as_deref()
+    }
+
+    /// The public URL as rebuilt for this request (before variants), e.g. to pick a tenant
+    /// by host or path.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The raw body, for webhooks (e.g. JSON) that name the account elsewhere.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// Why a [`KeyResolver`] returned no keys.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum KeyLookupError {
+    /// No such account (or none given): the request is refused with 403, like a bad
+    /// signature.
+    UnknownAccount,
+    /// The lookup itself failed (the database is down). The request is answered 503 so
+    /// Twilio retries it, and the error is logged at `error` level: make sure its message
+    /// holds no secret.
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl KeyLookupError {
+    /// Wraps a lookup failure.
+    pub fn unavailable(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl fmt::Display for KeyLookupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownAccount => f.write_str("no keys for this account"),
+            Self::Unavailable(err) => write!(f, "key lookup failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyLookupError {}
+
+/// A boxed, sendable future, as [`KeyResolver`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Chooses the keys for each request: per-account Auth Tokens (subaccounts,
+/// multi-tenant apps) and per-region tokens.
+///
+/// Implemented for async closures `Fn(AccountLookup) -> impl Future<Output =
+/// Result<Keyring, KeyLookupError>>`. Called once per signed request after its body is read;
+/// cache what is slow to fetch.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Arc;
+/// use tower_twilio::keys::{AccountLookup, KeyLookupError};
+/// use tower_twilio::{Keyring, TwilioWebhookLayer};
+///
+/// // A stand-in for your database of tenants.
+/// let tenants: Arc<HashMap<String, Keyring>> = Arc::new(HashMap::from([
+///     ("ACaaaa".to_owned(), Keyring::auth_token("fake_token_a")?),
+///     ("ACbbbb".to_owned(), Keyring::auth_token("fake_token_b")?),
+/// ]));
+/// let layer = TwilioWebhookLayer::with_key_resolver(move |account: AccountLookup| {
+///     let tenants = Arc::clone(&tenants);
+///     async move {
+///         let sid = account.account_sid().ok_or(KeyLookupError::UnknownAccount)?;
+///         tenants.get(sid).cloned().ok_or(KeyLookupError::UnknownAccount)
+///     }
+/// });
+/// # let _ = layer;
+/// # Ok::<_, tower_twilio::ConfigError>(())
+/// ```
+pub trait KeyResolver: Send + Sync + 'static {
+    /// The keys to verify this request with.
+    fn keys_for(&self, account: AccountLookup) -> BoxFuture<Result<Keyring, KeyLookupError>>;
+}
+
+impl<F, Fut> KeyResolver for F
+where
+    F: Fn(AccountLookup) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Keyring, KeyLookupError>> + Send + 'static,
+{
+    fn keys_for(&self, account: AccountLookup) -> BoxFuture<Result<Keyring, KeyLookupError>> {
+        Box::pin(self(account))
+    }
+}
 
 #[cfg(test)]
 mod tests {

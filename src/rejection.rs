@@ -36,8 +36,13 @@ pub enum RejectionReason {
     },
     /// The body could not be read: the client went away or broke HTTP (400).
     BodyReadFailed,
-    /// The URL could not be rebuilt: no host, or a malformed one (400).
+    /// The URL could not be rebuilt: no host or a malformed one (400), unusable headers from
+    /// a trusted proxy, or a custom function that returned none (403).
     Url(UrlError),
+    /// The [key resolver](crate::keys::KeyResolver) knows no keys for this request (403).
+    UnknownAccount,
+    /// The [key resolver](crate::keys::KeyResolver) failed (503, so Twilio retries).
+    KeyLookupFailed,
 }
 
 impl RejectionReason {
@@ -45,6 +50,7 @@ impl RejectionReason {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::KeyLookupFailed => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyReadFailed | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => {
                 StatusCode::BAD_REQUEST
             }
@@ -68,6 +74,8 @@ impl RejectionReason {
                 "Request has no usable Host\n"
             }
             Self::Url(_) => "Public URL could not be determined\n",
+            Self::UnknownAccount => "Invalid Twilio signature\n",
+            Self::KeyLookupFailed => "Signature keys are unavailable, try again later\n",
         }
     }
 }
@@ -84,6 +92,8 @@ impl fmt::Display for RejectionReason {
             Self::BodyTooLarge { limit } => write!(f, "body over the {limit}-byte limit"),
             Self::BodyReadFailed => f.write_str("body could not be read"),
             Self::Url(why) => write!(f, "URL could not be rebuilt: {why}"),
+            Self::UnknownAccount => f.write_str("the key resolver knows no keys for this request"),
+            Self::KeyLookupFailed => f.write_str("the key resolver failed"),
         }
     }
 }
@@ -157,6 +167,7 @@ pub struct Rejection {
     urls_tried: Vec<String>,
     keys_tried: Vec<KeyId>,
     hints: Vec<Hint>,
+    detail: Option<String>,
 }
 
 impl Rejection {
@@ -166,7 +177,13 @@ impl Rejection {
             urls_tried: Vec::new(),
             keys_tried: Vec::new(),
             hints: Vec::new(),
+            detail: None,
         }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
     }
 
     pub(crate) fn with_urls_tried(mut self, urls: Vec<String>) -> Self {
@@ -212,6 +229,11 @@ impl Rejection {
         &self.hints
     }
 
+    /// More about the failure, where there is more: the key resolver's error.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     /// The default response: the reason's status and a short `text/plain` body.
     pub fn default_response<B: From<&'static str>>(&self) -> Response<B> {
         let mut response = Response::new(B::from(self.reason.message()));
@@ -223,20 +245,32 @@ impl Rejection {
         response
     }
 
-    /// Logs this rejection: one `warn` event, target `tower_twilio`.
+    /// Logs this rejection: one event, target `tower_twilio`, at `warn` (`error` for a
+    /// server-side failure).
     pub(crate) fn log(&self, method: &http::Method, path: &str) {
         let hints: Vec<&str> = self.hints.iter().map(Hint::message).collect();
-        tracing::warn!(
-            target: "tower_twilio",
-            reason = %self.reason,
-            status = self.status().as_u16(),
-            %method,
-            path,
-            urls_tried = ?self.urls_tried,
-            keys_tried = ?self.keys_tried,
-            hints = ?hints,
-            "Twilio webhook rejected"
-        );
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: "tower_twilio",
+                    $level,
+                    reason = %self.reason,
+                    status = self.status().as_u16(),
+                    %method,
+                    path,
+                    urls_tried = ?self.urls_tried,
+                    keys_tried = ?self.keys_tried,
+                    hints = ?hints,
+                    detail = self.detail.as_deref(),
+                    "Twilio webhook rejected"
+                )
+            };
+        }
+        if self.status().is_server_error() {
+            event!(tracing::Level::ERROR);
+        } else {
+            event!(tracing::Level::WARN);
+        }
     }
 }
 

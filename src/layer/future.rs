@@ -14,7 +14,9 @@ use tower_service::Service;
 use super::body::BodyBuffer;
 use super::layer::Shared;
 use super::service::reject;
-use super::verify::verify_request;
+use super::verify::{account_lookup, public_url, verify_request};
+use super::Keys;
+use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::signature::Signature;
 
@@ -40,6 +42,12 @@ pin_project! {
             #[pin]
             body: B,
             buffer: BodyBuffer,
+            pending: Option<Pending<S, R>>,
+        },
+        Resolving {
+            lookup: BoxFuture<Result<Keyring, KeyLookupError>>,
+            url: String,
+            body: Bytes,
             pending: Option<Pending<S, R>>,
         },
         Calling {
@@ -95,6 +103,43 @@ where
     }
 }
 
+impl<S, R> Pending<S, R> {
+    fn reject<B, ResBody>(self, rejection: Rejection) -> State<S, B, R>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+        R: OnRejection<ResBody>,
+    {
+        State::Done {
+            response: Some(reject(&self.shared, &self.parts, rejection)),
+        }
+    }
+
+    /// Verifies against `keyring`, then calls the inner service or answers the rejection.
+    fn verify<B, ResBody>(mut self, keyring: &Keyring, body: Bytes, url: String) -> State<S, B, R>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+        R: OnRejection<ResBody>,
+    {
+        match verify_request(
+            &self.shared.config,
+            keyring,
+            &self.parts,
+            &self.signature,
+            &body,
+            url,
+        ) {
+            Ok(marker) => {
+                self.parts.extensions.insert(marker);
+                let future = self
+                    .inner
+                    .call(Request::from_parts(self.parts, Full::new(body)));
+                State::Calling { future }
+            }
+            Err(rejection) => self.reject(rejection),
+        }
+    }
+}
+
 impl<S, B, R, ResBody> Future for ResponseFuture<S, B, R>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
@@ -135,27 +180,53 @@ where
                             }
                         }
                     };
-                    let Pending {
-                        mut parts,
-                        signature,
-                        mut inner,
-                        shared,
-                    } = pending
+                    let pending = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let body = std::mem::take(buffer).finish();
-                    let verified = read
+                    let url = read
                         .map_err(Rejection::new)
-                        .and_then(|()| verify_request(&shared.config, &parts, &signature, &body));
-                    match verified {
-                        Ok(marker) => {
-                            parts.extensions.insert(marker);
-                            let future = inner.call(Request::from_parts(parts, Full::new(body)));
-                            State::Calling { future }
-                        }
-                        Err(rejection) => State::Done {
-                            response: Some(reject(&shared, &parts, rejection)),
+                        .and_then(|()| public_url(&pending.shared.config, &pending.parts));
+                    // `pending` moves into the next state; the configuration stays borrowed.
+                    let shared = Arc::clone(&pending.shared);
+                    match url {
+                        Err(rejection) => pending.reject(rejection),
+                        Ok(url) => match &shared.config.keys {
+                            Keys::Static(keyring) => pending.verify(keyring, body, url),
+                            Keys::Resolver(resolver) => State::Resolving {
+                                lookup: resolver.keys_for(account_lookup(
+                                    &pending.parts,
+                                    &body,
+                                    &url,
+                                )),
+                                url,
+                                body,
+                                pending: Some(pending),
+                            },
                         },
+                    }
+                }
+                StateProj::Resolving {
+                    lookup,
+                    url,
+                    body,
+                    pending,
+                } => {
+                    let looked_up = ready!(lookup.as_mut().poll(cx));
+                    let pending = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match looked_up {
+                        Ok(keyring) => {
+                            pending.verify(&keyring, std::mem::take(body), std::mem::take(url))
+                        }
+                        Err(KeyLookupError::UnknownAccount) => {
+                            pending.reject(Rejection::new(RejectionReason::UnknownAccount))
+                        }
+                        Err(err) => pending.reject(
+                            Rejection::new(RejectionReason::KeyLookupFailed)
+                                .with_detail(err.to_string()),
+                        ),
                     }
                 }
                 StateProj::Calling { future } => return future.poll(cx),

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::service::TwilioWebhook;
-use super::Config;
+use super::{Config, Keys};
 use crate::error::ConfigError;
-use crate::keys::Keyring;
+use crate::keys::{KeyResolver, Keyring};
 use crate::public_url::{PublicUrl, Scheme};
 use crate::rejection::DefaultOnRejection;
 use crate::url::UrlVariants;
@@ -57,9 +57,20 @@ impl TwilioWebhookLayer {
 
     /// A layer verifying against `keyring`.
     pub fn with_keyring(keyring: Keyring) -> Self {
+        Self::with_keys(Keys::Static(keyring))
+    }
+
+    /// A layer that asks `resolver` for the keys of each request: per-account (subaccount,
+    /// tenant) or per-region tokens. See [`KeyResolver`] for an example. A failed lookup is
+    /// answered 503, so Twilio retries, never 403.
+    pub fn with_key_resolver(resolver: impl KeyResolver) -> Self {
+        Self::with_keys(Keys::Resolver(Arc::new(resolver)))
+    }
+
+    fn with_keys(keys: Keys) -> Self {
         Self {
             config: Arc::new(Config {
-                keyring,
+                keys,
                 public_url: PublicUrl::default(),
                 variants: UrlVariants::default(),
                 body_limit: DEFAULT_BODY_LIMIT,

@@ -6,7 +6,9 @@
 
 use std::fmt;
 
-use crate::keys::Keyring;
+use std::sync::Arc;
+
+use crate::keys::{KeyResolver, Keyring};
 use crate::public_url::PublicUrl;
 use crate::url::UrlVariants;
 
@@ -24,7 +26,7 @@ pub use self::service::TwilioWebhook;
 /// The layer's configuration, checked when it was built.
 #[derive(Clone)]
 pub(crate) struct Config {
-    pub(crate) keyring: Keyring,
+    pub(crate) keys: Keys,
     pub(crate) public_url: PublicUrl,
     pub(crate) variants: UrlVariants,
     pub(crate) body_limit: usize,
@@ -33,10 +35,28 @@ pub(crate) struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("keyring", &self.keyring)
+            .field("keys", &self.keys)
             .field("public_url", &self.public_url)
             .field("variants", &self.variants)
             .field("body_limit", &self.body_limit)
             .finish()
+    }
+}
+
+/// Where the keys for a request come from.
+#[derive(Clone)]
+pub(crate) enum Keys {
+    /// The same keyring for every request.
+    Static(Keyring),
+    /// A keyring looked up per request.
+    Resolver(Arc<dyn KeyResolver>),
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Static(keyring) => fmt::Debug::fmt(keyring, f),
+            Self::Resolver(_) => f.write_str("KeyResolver(..)"),
+        }
     }
 }

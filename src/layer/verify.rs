@@ -7,7 +7,7 @@ use http::{HeaderName, Method};
 
 use super::Config;
 use crate::form::FormParams;
-use crate::keys::SettingsError;
+use crate::keys::{AccountLookup, Keyring, SettingsError};
 use crate::rejection::{Hint, Rejection, RejectionReason};
 use crate::signature::{body_sha256_values, check_body_sha256, CanonicalParams, Signature};
 use crate::url::mask_userinfo;
@@ -56,11 +56,42 @@ fn body_kind(parts: &Parts) -> BodyKind {
     }
 }
 
+/// Rebuilds the public URL of a request (before variants).
+pub(crate) fn public_url(config: &Config, parts: &Parts) -> Result<String, Rejection> {
+    config
+        .public_url
+        .resolve(parts)
+        .map_err(|err| Rejection::new(RejectionReason::Url(err)))
+}
+
+/// What a key resolver is told about the request.
+pub(crate) fn account_lookup(parts: &Parts, body: &Bytes, url: &str) -> AccountLookup {
+    let params = match body_kind(parts) {
+        BodyKind::Form => FormParams::parse(body),
+        BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
+        BodyKind::Hashed => FormParams::default(),
+    };
+    let home_region = parts
+        .headers
+        .get("x-home-region")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    AccountLookup {
+        account_sid: params.get("AccountSid").map(str::to_owned),
+        home_region,
+        url: url.to_owned(),
+        body: body.clone(),
+    }
+}
+
+/// Verifies a request whose public URL is `url` against `keyring`.
 pub(crate) fn verify_request(
     config: &Config,
+    keyring: &Keyring,
     parts: &Parts,
     signature: &Signature,
     body: &Bytes,
+    url: String,
 ) -> Result<VerifiedWebhook, Rejection> {
     let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
         None => None,
@@ -68,17 +99,13 @@ pub(crate) fn verify_request(
             Rejection::new(RejectionReason::SignatureSettings(SettingsError::Malformed))
         })?),
     };
-    let selection = config.keyring.select(settings).map_err(|err| {
+    let selection = keyring.select(settings).map_err(|err| {
         let rejection = Rejection::new(RejectionReason::SignatureSettings(err));
         match err {
             SettingsError::UnknownKey => rejection.with_hint(Hint::UnknownSharedKey),
             _ => rejection,
         }
     })?;
-    let url = config
-        .public_url
-        .resolve(parts)
-        .map_err(|err| Rejection::new(RejectionReason::Url(err)))?;
 
     let kind = body_kind(parts);
     let (params, canonical) = match kind {
