@@ -1,72 +1,433 @@
-//! A TwiML server behind the Twilio signature layer.
+//! A complete TwiML server behind the Twilio signature layer.
 //!
 //! ```text
-//! TWILIO_AUTH_TOKEN=your_token cargo run --example twiml_server
+//! cargo run --example twiml_server
 //! ```
 //!
-//! | variable | default | |
+//! With no `TWILIO_AUTH_TOKEN` it runs in demo mode: it makes up a token and prints `curl`
+//! commands, one signed (accepted) and one forged (refused). Configuration, all optional:
+//!
+//! | variable | default | meaning |
 //! |---|---|---|
-//! | `TWILIO_AUTH_TOKEN` | required | the Auth Token requests are verified with |
+//! | `TWILIO_AUTH_TOKEN` | demo token | the primary Auth Token |
+//! | `TWILIO_SECONDARY_AUTH_TOKEN` | none | a second Auth Token, during rotation |
+//! | `TWILIO_WEBHOOK_SHARED_KEYS` | none | shared keys, `id=secret,id=secret` |
 //! | `BIND_ADDR` | `127.0.0.1:3000` | where to listen |
-//! | `PUBLIC_URL` | unset | the base URL Twilio calls, e.g. `https://hooks.example.com/twilio` |
-//! | `TRUSTED_PROXIES` | unset | comma-separated IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
-//! | `RUST_LOG` | `info` | log filter (`tower_twilio=debug` for more) |
+//! | `PUBLIC_URL` | none | the base URL Twilio calls, e.g. `https://hooks.example.com/twilio` |
+//! | `TRUSTED_PROXIES` | none | IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
+//! | `WEBHOOK_BASIC_AUTH` | none | `user:password` required with HTTP Basic or Digest |
+//! | `TLS_CERT`, `TLS_KEY` | none | PEM files: serve HTTPS (rustls) |
+//! | `RUST_LOG` | `info` | log filter |
+//!
+//! Routes, all behind the layer except `/healthz`: `GET|POST /voice` (TwiML `<Say>`),
+//! `POST /sms` (TwiML `<Message>` echoing the text), `POST /status` (204), `POST /events`
+//! (JSON, 204), `GET /media` (Media Streams WebSocket), `GET /healthz`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ConnectInfo;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+use tower::ServiceExt;
+use tower_twilio::auth::{Credentials, HttpAuthLayer};
+use tower_twilio::extract::TwilioParams;
 use tower_twilio::public_url::TrustedProxies;
-use tower_twilio::{PublicUrl, TwilioWebhookLayer, VerifiedWebhook};
+use tower_twilio::signature::{sign, Algorithm};
+use tower_twilio::{Keyring, PublicUrl, TwilioWebhookLayer, VerifiedWebhook};
 use tracing_subscriber::EnvFilter;
 
-async fn voice(webhook: VerifiedWebhook) -> impl IntoResponse {
-    tracing::info!(key = %webhook.key_id(), call = webhook.params().get("CallSid"), "verified voice webhook");
-    (
-        [(CONTENT_TYPE, "text/xml")],
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello from tower-twilio.</Say></Response>",
-    )
+/// Everything read from the environment, checked before anything starts.
+struct Settings {
+    keyring: Keyring,
+    /// Set in demo mode only: a token this process made up, safe to print.
+    demo_token: Option<String>,
+    bind: SocketAddr,
+    public_url: PublicUrl,
+    public_base: Option<String>,
+    basic_auth: Option<Credentials>,
+    tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// A variable that is set must be non-empty.
+fn var(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(value) if value.trim().is_empty() => Err(format!("{name} is set but empty")),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+    }
+}
+
+impl Settings {
+    fn from_env() -> Result<Self, String> {
+        let key_vars = [
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_SECONDARY_AUTH_TOKEN",
+            "TWILIO_WEBHOOK_SHARED_KEYS",
+        ];
+        let any_key_var = key_vars.iter().any(|name| std::env::var_os(name).is_some());
+        let (keyring, demo_token) = if any_key_var {
+            (Keyring::from_env().map_err(|err| err.to_string())?, None)
+        } else {
+            let token = demo_token();
+            (
+                Keyring::auth_token(&token).map_err(|err| err.to_string())?,
+                Some(token),
+            )
+        };
+        let bind = var("BIND_ADDR")?
+            .unwrap_or_else(|| "127.0.0.1:3000".to_owned())
+            .parse()
+            .map_err(|err| format!("BIND_ADDR is not an address like 127.0.0.1:3000: {err}"))?;
+        let public_base = var("PUBLIC_URL")?;
+        let public_url = match (&public_base, var("TRUSTED_PROXIES")?) {
+            (Some(_), Some(_)) => return Err("set PUBLIC_URL or TRUSTED_PROXIES, not both".into()),
+            (Some(url), None) => {
+                PublicUrl::fixed(url).map_err(|err| format!("PUBLIC_URL: {err}"))?
+            }
+            (None, Some(list)) => PublicUrl::behind(
+                TrustedProxies::parse_list(&list)
+                    .map_err(|err| format!("TRUSTED_PROXIES: {err}"))?,
+            ),
+            (None, None) => PublicUrl::as_seen(),
+        };
+        let basic_auth = var("WEBHOOK_BASIC_AUTH")?
+            .map(|value| Credentials::parse(&value))
+            .transpose()
+            .map_err(|err| format!("WEBHOOK_BASIC_AUTH (user:password): {err}"))?;
+        let tls = match (var("TLS_CERT")?, var("TLS_KEY")?) {
+            (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+            (None, None) => None,
+            _ => return Err("TLS_CERT and TLS_KEY must be set together".into()),
+        };
+        Ok(Self {
+            keyring,
+            demo_token,
+            bind,
+            public_url,
+            public_base,
+            basic_auth,
+            tls,
+        })
+    }
+
+    /// The URL Twilio would call for `path`.
+    fn public_url_for(&self, path: &str) -> String {
+        match &self.public_base {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => {
+                let scheme = if self.tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{}{path}", self.bind)
+            }
+        }
+    }
+}
+
+/// 32 random hex digits, like a real Auth Token.
+fn demo_token() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random number generator");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// TwiML is XML; text from the caller must never become markup.
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn twiml(body: &str) -> Response {
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>{body}</Response>\n");
+    ([(CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
+}
+
+async fn voice(webhook: VerifiedWebhook) -> Response {
+    tracing::info!(key = %webhook.key_id(), call = webhook.params().get("CallSid"), "voice webhook");
+    twiml("<Say>Hello from tower-twilio. This request was verified.</Say>")
+}
+
+async fn sms(params: TwilioParams) -> Response {
+    tracing::info!(message = params.message_sid(), "sms webhook");
+    let text = params.body().unwrap_or("");
+    twiml(&format!(
+        "<Message>You said: {}</Message>",
+        xml_escape(text)
+    ))
+}
+
+async fn status(params: TwilioParams) -> StatusCode {
+    let status = params.call_status().or(params.message_status());
+    tracing::info!(status, "status callback");
+    StatusCode::NO_CONTENT
+}
+
+async fn events(webhook: VerifiedWebhook, body: String) -> StatusCode {
+    let kind = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|json| json.get("type").and_then(|t| t.as_str()).map(str::to_owned));
+    tracing::info!(key = %webhook.key_id(), kind, "event webhook");
+    StatusCode::NO_CONTENT
+}
+
+async fn media(upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(media_stream)
+}
+
+/// Media Streams: logs the `start` event, and answers nothing.
+async fn media_stream(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if event["event"] == "start" {
+            tracing::info!(
+                stream = event["start"]["streamSid"]
+                    .as_str()
+                    .or(event["streamSid"].as_str()),
+                call = event["start"]["callSid"].as_str(),
+                "media stream started"
+            );
+        }
+    }
+}
+
+fn app(settings: &Settings) -> Router {
+    let mut signature = TwilioWebhookLayer::with_keyring(settings.keyring.clone())
+        .public_url(settings.public_url.clone())
+        .scheme(if settings.tls.is_some() {
+            tower_twilio::Scheme::Https
+        } else {
+            tower_twilio::Scheme::Http
+        });
+    if let Some(credentials) = &settings.basic_auth {
+        // Twilio signs the URL with the credentials in it.
+        signature = signature.credentials_in_url(credentials);
+    }
+    let protected = Router::new()
+        .route("/voice", get(voice).post(voice))
+        .route("/sms", post(sms))
+        .route("/status", post(status))
+        .route("/events", post(events))
+        .route("/media", get(media))
+        .route_layer(signature);
+    let protected = match &settings.basic_auth {
+        // Outside the signature check: Twilio's first, credential-less try gets the 401.
+        Some(credentials) => {
+            protected.route_layer(HttpAuthLayer::basic_and_digest(credentials.clone()))
+        }
+        None => protected,
+    };
+    protected.route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn tls_config(cert: &PathBuf, key: &PathBuf) -> Result<rustls::ServerConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| {
+            format!(
+                "TLS_CERT: cannot read certificates from {}: {err}",
+                cert.display()
+            )
+        })?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
+        format!(
+            "TLS_KEY: cannot read a private key from {}: {err}",
+            key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| err.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|err| format!("TLS_CERT/TLS_KEY: {err}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// HTTPS: a rustls accept loop, with the peer address for trusted-proxy checks and
+/// graceful shutdown of open connections.
+async fn serve_tls(listener: TcpListener, app: Router, config: rustls::ServerConfig) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    _ => return,
+                };
+            let service = app.map_request(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(tls),
+                TowerToHyperService::new(service),
+            );
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(stopped);
+    let _ = stop.send(());
+    // Every connection task holds a receiver: this waits for them all to finish.
+    stop.closed().await;
+}
+
+fn print_demo(settings: &Settings, token: &str) {
+    let url = settings.public_url_for("/voice");
+    let params = [
+        ("CallSid", "CAdemo0000000000000000000000000000"),
+        ("From", "+15005550006"),
+    ];
+    let body = "CallSid=CAdemo0000000000000000000000000000&From=%2B15005550006";
+    let signature = sign(token, &url, params, Algorithm::HmacSha1);
+    let forged = sign("not-the-token", &url, params, Algorithm::HmacSha1);
+    let insecure = if settings.tls.is_some() { " -k" } else { "" };
+    let auth = match &settings.basic_auth {
+        Some(credentials) => format!(" --digest -u '{}:<password>'", credentials.username()),
+        None => String::new(),
+    };
+    println!(
+        "\n  DEMO MODE: TWILIO_AUTH_TOKEN is not set, so this server made up a demo token:\n\
+         \n      {token}\n\
+         \n  It is not a real Twilio token. Set TWILIO_AUTH_TOKEN to verify real webhooks.\n\
+         \n  A signed request (accepted, 200 with TwiML):\n\
+         \n      curl -i{insecure}{auth} {url} -H 'X-Twilio-Signature: {signature}' -d '{body}'\n\
+         \n  A forged request (refused, 403):\n\
+         \n      curl -i{insecure}{auth} {url} -H 'X-Twilio-Signature: {forged}' -d '{body}'\n"
+    );
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-
-    let layer = TwilioWebhookLayer::from_env()?.public_url(public_url_from_env()?);
-    let addr: SocketAddr = std::env::var("BIND_ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
-        .parse()
-        .map_err(|err| format!("BIND_ADDR: {err}"))?;
-
-    let app = Router::new()
-        .route("/voice", post(voice).get(voice))
-        .layer(layer);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
-    // The peer address decides whether proxy headers are believed.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
-    Ok(())
-}
-
-/// `PUBLIC_URL` or `TRUSTED_PROXIES` (not both), else the URL as seen over plain http.
-fn public_url_from_env() -> Result<PublicUrl, String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    match (var("PUBLIC_URL"), var("TRUSTED_PROXIES")) {
-        (Some(_), Some(_)) => Err("set PUBLIC_URL or TRUSTED_PROXIES, not both".to_owned()),
-        (Some(url), None) => PublicUrl::fixed(&url).map_err(|err| format!("PUBLIC_URL: {err}")),
-        (None, Some(list)) => TrustedProxies::parse_list(&list)
-            .map(PublicUrl::behind)
-            .map_err(|err| format!("TRUSTED_PROXIES: {err}")),
-        (None, None) => Ok(PublicUrl::as_seen()),
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("twiml_server: configuration error: {message}");
+            std::process::exit(2);
+        }
+    };
+    let tls = match &settings.tls {
+        Some((cert, key)) => match tls_config(cert, key) {
+            Ok(config) => Some(config),
+            Err(message) => {
+                eprintln!("twiml_server: configuration error: {message}");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
+    let listener = match TcpListener::bind(settings.bind).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "twiml_server: cannot listen on BIND_ADDR {}: {err}",
+                settings.bind
+            );
+            std::process::exit(2);
+        }
+    };
+    let app = app(&settings);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let local = listener.local_addr().map_or(settings.bind, |addr| addr);
+    tracing::info!(
+        keys = ?settings.keyring,
+        public_url = %settings.public_url_for("/voice"),
+        "tower-twilio example listening on {scheme}://{local}"
+    );
+    if let Some(token) = &settings.demo_token {
+        print_demo(&settings, token);
+    }
+    match tls {
+        Some(config) => serve_tls(listener, app, config).await,
+        None => {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(err) = axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+            {
+                eprintln!("twiml_server: {err}");
+                std::process::exit(1);
+            }
+        }
     }
 }

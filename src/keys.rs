@@ -44,6 +44,10 @@ pub const SHARED_KEYS_ENV: &str = "TWILIO_WEBHOOK_SHARED_KEYS";
 pub struct KeyId(Arc<str>);
 
 impl KeyId {
+    pub(crate) fn verification_skipped() -> Self {
+        Self("verification-skipped".into())
+    }
+
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -82,6 +86,9 @@ pub enum KeyKind {
     AuthToken,
     /// A shared key of the Webhooks API, named by the settings header.
     SharedKey,
+    /// No key: verification is switched off for local development
+    /// ([`TwilioWebhookLayer::dangerously_skip_verification`](crate::TwilioWebhookLayer::dangerously_skip_verification)).
+    VerificationSkipped,
 }
 
 /// One named, prepared secret.

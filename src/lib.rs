@@ -66,6 +66,7 @@ pub mod testing;
 pub mod url;
 mod verified;
 
+pub use crate::auth::{AuthRejection, AuthScheme, Credentials, HttpAuthLayer};
 pub use crate::error::ConfigError;
 #[cfg(feature = "axum")]
 pub use crate::extract::MissingVerification;

@@ -10,7 +10,7 @@
 //! | [`PublicUrl::custom`] | whatever your function returns | what your function trusts |
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::{FORWARDED, HOST, UPGRADE};
@@ -504,7 +504,7 @@ fn peer_ip(parts: &Parts) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) = parts
         .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
     {
         return Some(addr.ip());
     }

@@ -340,3 +340,65 @@ async fn marker_extractor_without_the_layer_is_a_500() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
 }
+
+#[tokio::test]
+async fn twilio_params_extractor_reuses_the_layers_decoding() {
+    use tower_twilio::extract::TwilioParams;
+    let app = Router::new()
+        .route(
+            "/sms",
+            post(|params: TwilioParams| async move {
+                format!(
+                    "{}|{}|{}|{}|{}",
+                    params.account_sid().unwrap(),
+                    params.message_sid().unwrap(),
+                    params.from().unwrap(),
+                    params.body().unwrap(),
+                    params.get_all("MediaUrl").collect::<Vec<_>>().join(",")
+                )
+            }),
+        )
+        .layer(layer());
+    let request = testing::form_request(
+        TOKEN,
+        "http://example.com/sms",
+        &[
+            ("AccountSid", "ACaaaa"),
+            ("MessageSid", "SM1"),
+            ("From", "+1 415"),
+            ("Body", "a+b=c"),
+            ("MediaUrl", "u1"),
+            ("MediaUrl", "u2"),
+        ],
+    );
+    assert_eq!(send(app, request).await.1, "ACaaaa|SM1|+1 415|a+b=c|u1,u2");
+    let without_layer = Router::new().route("/sms", post(|_: TwilioParams| async { "unreachable" }));
+    let request = testing::form_request(TOKEN, "http://example.com/sms", &[("A", "1")]);
+    assert_eq!(send(without_layer, request).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn skipping_verification_passes_unsigned_requests_with_a_marked_marker() {
+    use tower_twilio::layer::SkipVerification;
+    use tower_twilio::KeyKind;
+    let layer = layer().dangerously_skip_verification(SkipVerification::local_development_only()).unwrap();
+    let app = Router::new()
+        .route(
+            "/voice",
+            post(|w: VerifiedWebhook| async move {
+                assert_eq!(w.key_kind(), KeyKind::VerificationSkipped);
+                format!("{} {}", w.key_id(), w.params().get("From").unwrap())
+            }),
+        )
+        .layer(layer.body_limit(100));
+    let unsigned = Request::post("/voice")
+        .header("host", "example.com")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("From=%2B1"))
+        .unwrap();
+    let (status, body, _) = send(app.clone(), unsigned).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "verification-skipped +1"));
+    // The body limit still holds.
+    let big = Request::post("/voice").header("host", "example.com").body(Body::from("x".repeat(200))).unwrap();
+    assert_eq!(send(app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}

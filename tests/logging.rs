@@ -4,10 +4,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
 use axum::routing::post;
 use axum::Router;
 use tower::ServiceExt;
-use tower_twilio::{testing, Keyring, TwilioWebhookLayer, UrlVariants};
+use tower_twilio::{testing, Hint, Keyring, PublicUrl, TwilioWebhookLayer, UrlVariants};
 
 const TOKEN: &str = "fake_token_SECRET_MARKER_1";
 const SECONDARY: &str = "fake_token_SECRET_MARKER_2";
@@ -137,4 +139,185 @@ fn the_layer_reads_its_token_from_the_environment() {
     });
     assert!(!log.contains("SECRET_MARKER"));
     std::env::remove_var("TWILIO_AUTH_TOKEN");
+}
+
+/// The one rejection event a request produced.
+fn rejection_event(log: &str) -> &str {
+    let events: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Twilio webhook rejected"))
+        .collect();
+    assert_eq!(events.len(), 1, "{log}");
+    events[0]
+}
+
+async fn send(app: Router, request: Request<Body>) -> u16 {
+    app.oneshot(request).await.unwrap().status().as_u16()
+}
+
+#[test]
+fn each_hint_appears_in_the_case_it_describes() {
+    let voice = || {
+        Router::new()
+            .route("/voice", post(|| async { "ok" }))
+            .route("/voice/", post(|| async { "ok" }))
+    };
+    let form = |target: &str| {
+        let mut request =
+            testing::form_request(TOKEN, &format!("http://example.com{target}"), &[("A", "1")]);
+        request.headers_mut().insert(
+            "x-twilio-signature",
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8=".parse().unwrap(),
+        );
+        request.map(Body::from)
+    };
+    let peer = |request: Request<Body>, ip: &str| {
+        let (mut parts, body) = request.into_parts();
+        parts.extensions.insert(ConnectInfo(
+            format!("{ip}:5000")
+                .parse::<std::net::SocketAddr>()
+                .unwrap(),
+        ));
+        Request::from_parts(parts, body)
+    };
+    let layer = || TwilioWebhookLayer::new(TOKEN).unwrap();
+
+    let cases: Vec<(Hint, Router, Request<Body>)> = vec![
+        (
+            Hint::ProxyHeadersFromUntrustedPeer,
+            voice().layer(layer().public_url(PublicUrl::trusted_proxies(["10.0.0.0/8"]).unwrap())),
+            {
+                let mut request = peer(form("/voice"), "192.0.2.9");
+                request
+                    .headers_mut()
+                    .insert("x-forwarded-proto", "https".parse().unwrap());
+                request
+            },
+        ),
+        (Hint::ProxyHeadersIgnored, voice().layer(layer()), {
+            let mut request = form("/voice");
+            request
+                .headers_mut()
+                .insert("x-forwarded-proto", "https".parse().unwrap());
+            request
+        }),
+        (
+            Hint::NoPeerAddress,
+            voice().layer(layer().public_url(PublicUrl::trusted_proxies(["10.0.0.0/8"]).unwrap())),
+            form("/voice"),
+        ),
+        (
+            Hint::HostDiffersFromPublicUrl,
+            voice()
+                .layer(layer().public_url(PublicUrl::fixed("https://hooks.example.org").unwrap())),
+            form("/voice"),
+        ),
+        (
+            Hint::TrailingSlash,
+            voice().layer(layer().url_variants(UrlVariants::default().trailing_slash(false))),
+            form("/voice/"),
+        ),
+        (Hint::JsonWithoutBodyHash, voice().layer(layer()), {
+            let mut request = form("/voice");
+            request
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            request
+        }),
+        (
+            Hint::UnknownSharedKey,
+            voice().layer(TwilioWebhookLayer::with_keyring(
+                Keyring::auth_token(TOKEN)
+                    .unwrap()
+                    .with_shared_key("k1", SECONDARY)
+                    .unwrap(),
+            )),
+            {
+                let mut request = form("/voice");
+                request.headers_mut().insert(
+                    "x-twilio-webhooks-signature-settings",
+                    "key=k2".parse().unwrap(),
+                );
+                request
+            },
+        ),
+    ];
+    for (hint, app, request) in cases {
+        let log = capture(|| async move {
+            assert_eq!(send(app, request).await, 403);
+        });
+        let event = rejection_event(&log);
+        assert!(
+            event.contains(hint.message()),
+            "{hint:?} missing from {event}"
+        );
+        assert!(!log.contains("SECRET_MARKER"), "{log}");
+    }
+}
+
+#[test]
+fn no_secret_in_any_log_line_whatever_happens() {
+    let log = capture(|| async {
+        let keyring = Keyring::auth_token(TOKEN)
+            .unwrap()
+            .with_shared_key("k1", SECONDARY)
+            .unwrap();
+        let layer = TwilioWebhookLayer::with_keyring(keyring)
+            .url_variants(UrlVariants::default().userinfo(Some(&format!("twilio:{PASSWORD}"))))
+            .body_limit(64);
+        let app = Router::new()
+            .route("/voice", post(|| async { "ok" }))
+            .layer(layer);
+        let url = "http://example.com/voice";
+        let mut requests = vec![
+            testing::form_request(TOKEN, url, &[("A", "1")]),
+            testing::form_request("wrong", url, &[("A", "1")]),
+            testing::form_request(TOKEN, url, &[("A", &"x".repeat(100))]),
+            testing::json_request(TOKEN, url, "{}"),
+            testing::json_request("wrong", url, "{}"),
+        ];
+        let mut shared = testing::form_request(SECONDARY, url, &[("A", "1")]);
+        shared.headers_mut().insert(
+            "x-twilio-webhooks-signature-settings",
+            "key=k1".parse().unwrap(),
+        );
+        requests.push(shared);
+        let mut basic = testing::form_request(
+            TOKEN,
+            &format!("http://twilio:{PASSWORD}@example.com/voice"),
+            &[("A", "1")],
+        );
+        basic.headers_mut().insert(
+            "authorization",
+            format!("Basic {PASSWORD}").parse().unwrap(),
+        );
+        requests.push(basic);
+        for request in requests {
+            let _ = send(app.clone(), request.map(Body::from)).await;
+        }
+    });
+    assert!(log.matches("Twilio webhook rejected").count() >= 3, "{log}");
+    assert!(
+        !log.contains("SECRET_MARKER"),
+        "a secret leaked into the log: {log}"
+    );
+}
+
+#[test]
+fn skipping_verification_warns_at_start_up_and_on_every_request() {
+    use tower_twilio::layer::SkipVerification;
+    let log = capture(|| async {
+        let layer = TwilioWebhookLayer::new(TOKEN)
+            .unwrap()
+            .dangerously_skip_verification(SkipVerification::local_development_only())
+            .unwrap();
+        let app = Router::new().route("/voice", post(|| async { "ok" })).layer(layer);
+        for _ in 0..3 {
+            let request = Request::post("/voice").header("host", "h").body(Body::empty()).unwrap();
+            assert_eq!(send(app.clone(), request).await, 200);
+        }
+    });
+    assert_eq!(log.matches("TWILIO SIGNATURE VERIFICATION IS OFF").count(), 1, "{log}");
+    assert_eq!(log.matches("Twilio signature NOT verified").count(), 3, "{log}");
+    assert!(log.lines().filter(|l| l.contains("NOT verified")).all(|l| l.contains("WARN")));
 }

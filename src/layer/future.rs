@@ -14,11 +14,12 @@ use tower_service::Service;
 use super::body::BodyBuffer;
 use super::layer::Shared;
 use super::service::reject;
-use super::verify::{account_lookup, public_url, verify_request};
+use super::verify::{account_lookup, public_url, unverified, verify_request};
 use super::Keys;
 use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::signature::Signature;
+use crate::verified::VerifiedWebhook;
 
 pin_project! {
     /// Response future of [`TwilioWebhook`](super::TwilioWebhook): buffers the body,
@@ -63,7 +64,8 @@ pin_project! {
 /// What the request needs once its body is in.
 struct Pending<S, R> {
     parts: Parts,
-    signature: Signature,
+    /// `None` when verification is skipped (local development).
+    signature: Option<Signature>,
     inner: S,
     shared: Arc<Shared<R>>,
 }
@@ -76,7 +78,7 @@ where
         parts: Parts,
         body: B,
         capacity_hint: usize,
-        signature: Signature,
+        signature: Option<Signature>,
         inner: S,
         shared: Arc<Shared<R>>,
     ) -> Self {
@@ -114,27 +116,50 @@ impl<S, R> Pending<S, R> {
         }
     }
 
+    /// Passes the request on unverified (local development only).
+    fn skip<B, ResBody>(self, body: Bytes, url: String) -> State<S, B, R>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+    {
+        tracing::warn!(
+            target: "tower_twilio",
+            method = %self.parts.method,
+            path = self.parts.uri.path(),
+            "Twilio signature NOT verified: verification is switched off"
+        );
+        let marker = unverified(&self.parts, &body, url);
+        self.call(marker, body)
+    }
+
+    fn call<B, ResBody>(mut self, marker: VerifiedWebhook, body: Bytes) -> State<S, B, R>
+    where
+        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+    {
+        self.parts.extensions.insert(marker);
+        let future = self
+            .inner
+            .call(Request::from_parts(self.parts, Full::new(body)));
+        State::Calling { future }
+    }
+
     /// Verifies against `keyring`, then calls the inner service or answers the rejection.
-    fn verify<B, ResBody>(mut self, keyring: &Keyring, body: Bytes, url: String) -> State<S, B, R>
+    fn verify<B, ResBody>(self, keyring: &Keyring, body: Bytes, url: String) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
         R: OnRejection<ResBody>,
     {
+        let Some(signature) = &self.signature else {
+            return self.skip(body, url);
+        };
         match verify_request(
             &self.shared.config,
             keyring,
             &self.parts,
-            &self.signature,
+            signature,
             &body,
             url,
         ) {
-            Ok(marker) => {
-                self.parts.extensions.insert(marker);
-                let future = self
-                    .inner
-                    .call(Request::from_parts(self.parts, Full::new(body)));
-                State::Calling { future }
-            }
+            Ok(marker) => self.call(marker, body),
             Err(rejection) => self.reject(rejection),
         }
     }
@@ -191,6 +216,7 @@ where
                     let shared = Arc::clone(&pending.shared);
                     match url {
                         Err(rejection) => pending.reject(rejection),
+                        Ok(url) if pending.signature.is_none() => pending.skip(body, url),
                         Ok(url) => match &shared.config.keys {
                             Keys::Static(keyring) => pending.verify(keyring, body, url),
                             Keys::Resolver(resolver) => State::Resolving {

@@ -5,6 +5,7 @@ use tower_layer::Layer;
 
 use super::service::TwilioWebhook;
 use super::{Config, Keys};
+use crate::auth::Credentials;
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, Keyring};
 use crate::public_url::{PublicUrl, Scheme};
@@ -74,6 +75,7 @@ impl TwilioWebhookLayer {
                 public_url: PublicUrl::default(),
                 variants: UrlVariants::default(),
                 body_limit: DEFAULT_BODY_LIMIT,
+                skip_verification: false,
             }),
             on_rejection: Arc::new(DefaultOnRejection),
         }
@@ -107,6 +109,52 @@ impl<R> TwilioWebhookLayer<R> {
     pub fn url_variants(mut self, variants: UrlVariants) -> Self {
         Arc::make_mut(&mut self.config).variants = variants;
         self
+    }
+
+    /// Also tries the URL with `credentials` in it (`https://user:pass@host/...`): Twilio
+    /// signs the URL of a webhook configured with HTTP Basic/Digest credentials that way,
+    /// while the request line never carries them. Use it with
+    /// [`HttpAuthLayer`](crate::auth::HttpAuthLayer) and the same credentials.
+    pub fn credentials_in_url(mut self, credentials: &Credentials) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.variants = config
+            .variants
+            .clone()
+            .userinfo(Some(&credentials.userinfo()));
+        self
+    }
+
+    /// Accepts every request **without verifying it**, for local development against a
+    /// tunnel or a hand-written `curl`. Requests still get a [`VerifiedWebhook`] (its
+    /// [`key_kind`](crate::VerifiedWebhook::key_kind) is `VerificationSkipped`) so handlers
+    /// run unchanged.
+    ///
+    /// Logs a warning now and on every request. In a release build it is refused unless the
+    /// opt-in says [`even_in_release_builds`](SkipVerification::even_in_release_builds).
+    ///
+    /// ```
+    /// use tower_twilio::layer::SkipVerification;
+    /// use tower_twilio::TwilioWebhookLayer;
+    /// # #[cfg(debug_assertions)] {
+    /// let layer = TwilioWebhookLayer::new("fake_token")?
+    ///     .dangerously_skip_verification(SkipVerification::local_development_only())?;
+    /// # let _ = layer; }
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
+    ///
+    /// [`VerifiedWebhook`]: crate::VerifiedWebhook
+    pub fn dangerously_skip_verification(
+        mut self,
+        opt_in: SkipVerification,
+    ) -> Result<Self, ConfigError> {
+        opt_in.check(cfg!(debug_assertions))?;
+        tracing::warn!(
+            target: "tower_twilio",
+            "TWILIO SIGNATURE VERIFICATION IS OFF: every request is accepted, forged or not. \
+             Never run this configuration where the internet can reach it."
+        );
+        Arc::make_mut(&mut self.config).skip_verification = true;
+        Ok(self)
     }
 
     /// Replaces the response sent for a refused request; see [`OnRejection`].
@@ -146,5 +194,53 @@ impl<S, R> Layer<S> for TwilioWebhookLayer<R> {
             on_rejection: Arc::clone(&self.on_rejection),
         };
         TwilioWebhook::new(inner, Arc::new(shared))
+    }
+}
+
+/// The opt-in for [`TwilioWebhookLayer::dangerously_skip_verification`].
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct SkipVerification {
+    release_builds: bool,
+}
+
+impl SkipVerification {
+    /// Skip verification in debug builds; a release build refuses to start with it.
+    pub fn local_development_only() -> Self {
+        Self {
+            release_builds: false,
+        }
+    }
+
+    /// The second opt-in: skip verification in release builds too.
+    pub fn even_in_release_builds(self) -> Self {
+        Self {
+            release_builds: true,
+        }
+    }
+
+    fn check(self, debug_build: bool) -> Result<(), ConfigError> {
+        if debug_build || self.release_builds {
+            Ok(())
+        } else {
+            Err(ConfigError::invalid(
+                "configuration",
+                "signature verification can only be skipped in a debug build \
+                 (SkipVerification::even_in_release_builds() overrides this)",
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_verification_in_a_release_build_needs_the_second_opt_in() {
+        let once = SkipVerification::local_development_only();
+        assert!(once.check(true).is_ok());
+        assert!(once.check(false).is_err());
+        assert!(once.even_in_release_builds().check(false).is_ok());
     }
 }

@@ -20,7 +20,7 @@ mod service;
 mod verify;
 
 pub use self::future::ResponseFuture;
-pub use self::layer::{TwilioWebhookLayer, DEFAULT_BODY_LIMIT};
+pub use self::layer::{SkipVerification, TwilioWebhookLayer, DEFAULT_BODY_LIMIT};
 pub use self::service::TwilioWebhook;
 
 /// The layer's configuration, checked when it was built.
@@ -30,6 +30,8 @@ pub(crate) struct Config {
     pub(crate) public_url: PublicUrl,
     pub(crate) variants: UrlVariants,
     pub(crate) body_limit: usize,
+    /// Local development only; see `dangerously_skip_verification`.
+    pub(crate) skip_verification: bool,
 }
 
 impl fmt::Debug for Config {
@@ -39,6 +41,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("variants", &self.variants)
             .field("body_limit", &self.body_limit)
+            .field("skip_verification", &self.skip_verification)
             .finish()
     }
 }

@@ -7,9 +7,11 @@ use http::{HeaderName, Method};
 
 use super::Config;
 use crate::form::FormParams;
-use crate::keys::{AccountLookup, Keyring, SettingsError};
+use crate::keys::{AccountLookup, KeyId, KeyKind, Keyring, SettingsError};
 use crate::rejection::{Hint, Rejection, RejectionReason};
-use crate::signature::{body_sha256_values, check_body_sha256, CanonicalParams, Signature};
+use crate::signature::{
+    body_sha256_values, check_body_sha256, Algorithm, CanonicalParams, Signature,
+};
 use crate::url::mask_userinfo;
 use crate::verified::VerifiedWebhook;
 
@@ -165,4 +167,19 @@ pub(crate) fn verify_request(
         url,
         params,
     })
+}
+
+/// The marker for a request passed on without verification (local development only).
+pub(crate) fn unverified(parts: &Parts, body: &Bytes, url: String) -> VerifiedWebhook {
+    let params = match body_kind(parts) {
+        BodyKind::Form => FormParams::parse(body),
+        BodyKind::None | BodyKind::Hashed => FormParams::default(),
+    };
+    VerifiedWebhook {
+        key_id: KeyId::verification_skipped(),
+        key_kind: KeyKind::VerificationSkipped,
+        algorithm: Algorithm::HmacSha1,
+        url,
+        params,
+    }
 }

@@ -1,0 +1,541 @@
+//! The compiled `twiml_server` example, run as a process over loopback: every route signed
+//! and forged, demo mode, configuration errors, HTTPS, Basic auth and graceful shutdown.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tower_twilio::signature::{body_sha256, sign, Algorithm};
+
+const TOKEN: &str = "fake_example_token_0123456789abcdef";
+
+/// `target/<profile>/examples/twiml_server`, which `cargo test` builds with the tests.
+fn example_binary() -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().unwrap().parent().unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("twiml_server{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --example twiml_server` (cargo test builds it)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example, running; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout_path: PathBuf,
+}
+
+impl Server {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let stdout_path = std::env::temp_dir().join(format!(
+            "twiml_server-{}-{}.out",
+            std::process::id(),
+            addr.port()
+        ));
+        let stdout = std::fs::File::create(&stdout_path).unwrap();
+        let mut command = Command::new(example_binary());
+        command
+            .env_clear()
+            .env("BIND_ADDR", addr.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(stdout)
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().unwrap();
+        let mut server = Self {
+            child,
+            addr,
+            stdout_path,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the example exited early with {status}: {}", self.stdout());
+            }
+            if std::net::TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the example did not start listening on {}", self.addr);
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout_path);
+    }
+}
+
+/// A raw HTTP/1.1 request to the server, signed over `signed_url` with `token`.
+fn request(
+    server: &Server,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &str,
+    signature: &str,
+) -> Vec<u8> {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nX-Twilio-Signature: {signature}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn form(params: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+/// Sends a form POST to `path` signed with `token`; returns (status, response text).
+async fn post_form(
+    server: &Server,
+    path: &str,
+    token: &str,
+    params: &[(&str, &str)],
+) -> (u16, String) {
+    let signature = sign(
+        token,
+        &server.url(path),
+        params.iter().copied(),
+        Algorithm::HmacSha1,
+    );
+    let raw = request(
+        server,
+        "POST",
+        path,
+        "application/x-www-form-urlencoded",
+        &form(params),
+        &signature,
+    );
+    common::exchange(server.addr, &raw).await
+}
+
+#[tokio::test]
+async fn every_route_accepts_signed_and_refuses_forged_requests() {
+    let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let voice = [("CallSid", "CA1"), ("From", "+15005550006")];
+    for token in [TOKEN, "forged"] {
+        let ok = token == TOKEN;
+        let (status, text) = post_form(&server, "/voice", token, &voice).await;
+        assert_eq!(status, if ok { 200 } else { 403 }, "{text}");
+        if ok {
+            assert!(text.contains("content-type: text/xml"), "{text}");
+            assert!(text.contains("<Response><Say>"), "{text}");
+        }
+        // GET /voice: the query is what is signed.
+        let url = server.url("/voice?CallSid=CA1");
+        let signature = sign(token, &url, [], Algorithm::HmacSha1);
+        let raw = request(
+            &server,
+            "GET",
+            "/voice?CallSid=CA1",
+            "text/plain",
+            "",
+            &signature,
+        );
+        assert_eq!(
+            common::exchange(server.addr, &raw).await.0,
+            if ok { 200 } else { 403 }
+        );
+
+        let (status, _) =
+            post_form(&server, "/status", token, &[("CallStatus", "completed")]).await;
+        assert_eq!(status, if ok { 204 } else { 403 });
+
+        let json = r#"{"type":"com.twilio.messaging.message.delivered","data":{"sid":"SM1"}}"#;
+        let path = format!("/events?bodySHA256={}", body_sha256(json.as_bytes()));
+        let signature = sign(token, &server.url(&path), [], Algorithm::HmacSha1);
+        let raw = request(&server, "POST", &path, "application/json", json, &signature);
+        assert_eq!(
+            common::exchange(server.addr, &raw).await.0,
+            if ok { 204 } else { 403 }
+        );
+    }
+    let health = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    let (status, text) = common::exchange(server.addr, health.as_bytes()).await;
+    assert_eq!(status, 200, "healthz is not protected: {text}");
+}
+
+#[tokio::test]
+async fn sms_echo_is_escaped_never_twiml() {
+    let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let body = "<Redirect>https://evil.example/</Redirect> & 'quotes'";
+    let (status, text) = post_form(&server, "/sms", TOKEN, &[("Body", body), ("From", "+1")]).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("<Message>You said: &lt;Redirect&gt;https://evil.example/&lt;/Redirect&gt; &amp; &apos;quotes&apos;</Message>"),
+        "{text}"
+    );
+    assert!(!text.contains("<Redirect>"), "{text}");
+    let (status, _) = post_form(&server, "/sms", "forged", &[("Body", "hi")]).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn media_stream_websocket_signed_and_forged() {
+    let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let url = format!("ws://{}/media", server.addr);
+    let mut request = url.as_str().into_client_request().unwrap();
+    let signature = sign(TOKEN, &url, [], Algorithm::HmacSha1);
+    request
+        .headers_mut()
+        .insert("x-twilio-signature", signature.parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let start = r#"{"event":"start","sequenceNumber":"1","start":{"streamSid":"MZdemo","callSid":"CAdemo"},"streamSid":"MZdemo"}"#;
+    socket.send(Message::text(start)).await.unwrap();
+    socket.send(Message::Close(None)).await.unwrap();
+    // The server answers nothing but the close.
+    let reply = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .unwrap();
+    assert!(
+        matches!(reply, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+        "unexpected message {reply:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stdout().contains("media stream started") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.stdout().contains("MZdemo"), "{}", server.stdout());
+
+    let mut forged = url.as_str().into_client_request().unwrap();
+    let signature = sign("forged", &url, [], Algorithm::HmacSha1);
+    forged
+        .headers_mut()
+        .insert("x-twilio-signature", signature.parse().unwrap());
+    match tokio_tungstenite::connect_async(forged).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn demo_mode_prints_working_curl_commands_and_no_real_token() {
+    let server = Server::start(&[]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stdout().contains("forged request") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stdout = server.stdout();
+    assert!(stdout.contains("DEMO MODE"), "{stdout}");
+    let commands: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("curl "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{stdout}");
+    for (command, expected) in commands.iter().zip(["200", "403"]) {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{command} -s -o /dev/null -w '%{{http_code}}'"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "{command}"
+        );
+    }
+}
+
+fn run_to_exit(env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(example_binary());
+    command
+        .env_clear()
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the example should have refused to start with {env:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn malformed_configuration_stops_start_up_naming_the_variable() {
+    let secret = "fake_secret_never_printed";
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", ""),
+                ("TWILIO_WEBHOOK_SHARED_KEYS", "k=v"),
+            ],
+            "TWILIO_AUTH_TOKEN",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("TWILIO_SECONDARY_AUTH_TOKEN", "  "),
+            ],
+            "TWILIO_SECONDARY_AUTH_TOKEN",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("TWILIO_WEBHOOK_SHARED_KEYS", secret),
+            ],
+            "TWILIO_WEBHOOK_SHARED_KEYS",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("BIND_ADDR", "localhost")],
+            "BIND_ADDR",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("PUBLIC_URL", "hooks.example.com"),
+            ],
+            "PUBLIC_URL",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ],
+            "TRUSTED_PROXIES",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("WEBHOOK_BASIC_AUTH", secret)],
+            "WEBHOOK_BASIC_AUTH",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("TLS_CERT", "/nonexistent.pem"),
+            ],
+            "TLS_CERT",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("TLS_CERT", "/nonexistent.pem"),
+                ("TLS_KEY", "/nonexistent.key"),
+            ],
+            "TLS_CERT",
+        ),
+    ];
+    for (env, var) in cases {
+        let output = run_to_exit(env);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(stderr.contains(var), "{env:?}: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "{stderr}{stdout}"
+        );
+        assert!(
+            !stderr.contains(TOKEN) && !stdout.contains(TOKEN),
+            "a token was printed: {stderr}{stdout}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn real_tokens_are_never_printed() {
+    let server = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_SECONDARY_AUTH_TOKEN", "fake_second_token_xyz"),
+    ]);
+    let _ = post_form(&server, "/voice", "forged", &[("A", "1")]).await;
+    let _ = post_form(&server, "/voice", TOKEN, &[("A", "1")]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let stdout = server.stdout();
+    assert!(stdout.contains("Twilio webhook rejected"), "{stdout}");
+    assert!(!stdout.contains("DEMO MODE"), "{stdout}");
+    assert!(
+        !stdout.contains(TOKEN) && !stdout.contains("fake_second_token_xyz"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn basic_auth_is_asked_for_then_checked_with_the_signature() {
+    let server = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("WEBHOOK_BASIC_AUTH", "twilio:fake_pass_123"),
+    ]);
+    let url = server.url("/voice");
+    let curl = |auth: &[&str], signed_url: &str| {
+        let signature = sign(TOKEN, signed_url, [("CallSid", "CA1")], Algorithm::HmacSha1);
+        let output = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(auth)
+            .args([
+                "-H",
+                &format!("X-Twilio-Signature: {signature}"),
+                "-d",
+                "CallSid=CA1",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Twilio's first try carries no credentials.
+    assert_eq!(curl(&[], &url), "401");
+    assert_eq!(curl(&["--basic", "-u", "twilio:wrong"], &url), "401");
+    assert_eq!(
+        curl(&["--basic", "-u", "twilio:fake_pass_123"], &url),
+        "200"
+    );
+    assert_eq!(
+        curl(&["--digest", "-u", "twilio:fake_pass_123"], &url),
+        "200"
+    );
+    // Twilio signs the URL with the credentials in it: that passes too.
+    let with_userinfo = format!("http://twilio:fake_pass_123@{}/voice", server.addr);
+    assert_eq!(
+        curl(&["--digest", "-u", "twilio:fake_pass_123"], &with_userinfo),
+        "200"
+    );
+    assert!(
+        !server.stdout().contains("fake_pass_123"),
+        "{}",
+        server.stdout()
+    );
+}
+
+#[tokio::test]
+async fn https_with_rustls() {
+    let dir = std::env::temp_dir().join(format!("twiml-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    let server = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TLS_CERT", cert.to_str().unwrap()),
+        ("TLS_KEY", key.to_str().unwrap()),
+    ]);
+    let url = format!("https://localhost:{}/voice", server.addr.port());
+    let curl = |token: &str| {
+        let signature = sign(token, &url, [("CallSid", "CA1")], Algorithm::HmacSha1);
+        let output = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&cert)
+            .args([
+                "--resolve",
+                &format!("localhost:{}:127.0.0.1", server.addr.port()),
+            ])
+            .args([
+                "-H",
+                &format!("X-Twilio-Signature: {signature}"),
+                "-d",
+                "CallSid=CA1",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(curl(TOKEN), "200");
+    assert_eq!(curl("forged"), "403");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully() {
+    let mut server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.stdout().contains("shutting down"));
+}
