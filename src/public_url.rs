@@ -229,10 +229,16 @@ impl PublicUrl {
     /// Without either, no proxy is believed.
     ///
     /// With several hops, the last value of each header, the one the nearest proxy wrote, is
-    /// used; a `Forwarded` header wins over `X-Forwarded-Proto` and `-Host`. A proxy behind
-    /// another should pass these headers on rather than append its own view. Malformed
-    /// values from a trusted proxy (bad port, unknown protocol, broken `Forwarded`) refuse
-    /// the request with a [`ProxyHeaderError`] reason.
+    /// used, never the leftmost one a client could have written. When a `Forwarded` header
+    /// is present, its `proto` and `host` (with its port) describe the request and
+    /// `X-Forwarded-Proto`, `-Host` and `-Port` are ignored; `X-Forwarded-Prefix` applies
+    /// either way. Malformed values from a trusted proxy (bad port, unknown protocol,
+    /// broken `Forwarded`) refuse the request with a [`ProxyHeaderError`] reason.
+    ///
+    /// A proxy passes on headers it does not set, so **the trusted proxy must set or clear
+    /// every one of these headers** (`Forwarded`, `X-Forwarded-Proto`, `-Host`, `-Port`,
+    /// `-Prefix`); otherwise a client can choose the ones it leaves alone. See the README's
+    /// nginx configuration.
     pub fn trusted_proxies<I>(proxies: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
@@ -332,27 +338,28 @@ impl PublicUrl {
         let headers = &parts.headers;
         let lines =
             |name: &HeaderName| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
-        let forwarded = proxy::last_forwarded_element(lines(&FORWARDED))?.unwrap_or_default();
-
-        let proto = forwarded
-            .proto
-            .as_deref()
-            .or_else(|| proxy::last_list_value(lines(&X_FORWARDED_PROTO)));
+        // One header family describes the hop: with `Forwarded`, the X-Forwarded-Proto,
+        // -Host and -Port a client may have slipped past the proxy are not consulted.
+        let forwarded = proxy::last_forwarded_element(lines(&FORWARDED))?;
+        let (proto, host, port) = match &forwarded {
+            Some(element) => (element.proto.as_deref(), element.host.as_deref(), None),
+            None => (
+                proxy::last_list_value(lines(&X_FORWARDED_PROTO)),
+                proxy::last_list_value(lines(&X_FORWARDED_HOST)),
+                proxy::last_list_value(lines(&X_FORWARDED_PORT)),
+            ),
+        };
         let scheme = match proto {
             Some(proto) => Scheme::secure(proxy::parse_proto(proto)?),
             None => self.scheme,
         };
-        let host = match forwarded
-            .host
-            .as_deref()
-            .or_else(|| proxy::last_list_value(lines(&X_FORWARDED_HOST)))
-        {
+        let host = match host {
             Some(host) if is_host_and_port(host) => host,
             Some(_) => return Err(ProxyHeaderError::Host.into()),
             None => authority_as_seen(parts)?,
         };
         let (host, seen_port) = split_host_port(host).ok_or(UrlError::InvalidHost)?;
-        let port = match proxy::last_list_value(lines(&X_FORWARDED_PORT)) {
+        let port = match port {
             Some(port) => Some(proxy::parse_port(port)?),
             None => seen_port,
         };
@@ -378,6 +385,7 @@ impl PublicUrl {
             &FORWARDED,
             &X_FORWARDED_PROTO,
             &X_FORWARDED_HOST,
+            &X_FORWARDED_PORT,
             &X_FORWARDED_PREFIX,
         ]
         .iter()
@@ -736,6 +744,25 @@ mod tests {
             "::1",
         );
         assert_eq!(proxied.resolve(&p).unwrap(), "https://[2001:db8::1]:8443/v");
+    }
+
+    #[test]
+    fn forwarded_is_not_mixed_with_x_forwarded_headers() {
+        let proxied = PublicUrl::trusted_proxies(["127.0.0.1"]).unwrap();
+        let p = from_peer(
+            Request::post("/v")
+                .header(HOST, "internal")
+                .header(FORWARDED, "proto=https;host=\"hooks.example.com:8443\"")
+                .header("x-forwarded-port", "8080")
+                .header("x-forwarded-host", "evil.example")
+                .header("x-forwarded-proto", "http")
+                .header("x-forwarded-prefix", "/p"),
+            "127.0.0.1",
+        );
+        assert_eq!(
+            proxied.resolve(&p).unwrap(),
+            "https://hooks.example.com:8443/p/v"
+        );
     }
 
     #[test]
