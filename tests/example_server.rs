@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use common::{example_binary, free_port, ExampleServer as Server};
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -14,96 +14,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tower_twilio::signature::{body_sha256, sign, Algorithm};
 
 const TOKEN: &str = "fake_example_token_0123456789abcdef";
-
-/// `target/<profile>/examples/twiml_server`, which `cargo test` builds with the tests.
-fn example_binary() -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let profile_dir = deps.parent().unwrap().parent().unwrap();
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("twiml_server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build --example twiml_server` (cargo test builds it)",
-        binary.display()
-    );
-    binary
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The example, running; killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout_path: PathBuf,
-}
-
-impl Server {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let stdout_path = std::env::temp_dir().join(format!(
-            "twiml_server-{}-{}.out",
-            std::process::id(),
-            addr.port()
-        ));
-        let stdout = std::fs::File::create(&stdout_path).unwrap();
-        let mut command = Command::new(example_binary());
-        command
-            .env_clear()
-            .env("BIND_ADDR", addr.to_string())
-            .env("RUST_LOG", "info")
-            .stdout(stdout)
-            .stderr(Stdio::null());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let child = command.spawn().unwrap();
-        let mut server = Self {
-            child,
-            addr,
-            stdout_path,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the example exited early with {status}: {}", self.stdout());
-            }
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the example did not start listening on {}", self.addr);
-    }
-
-    fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.stdout_path);
-    }
-}
 
 /// A raw HTTP/1.1 request to the server, signed over `signed_url` with `token`.
 fn request(

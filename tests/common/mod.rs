@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Vector {
@@ -60,7 +64,7 @@ pub fn pieces(url: &str) -> UrlPieces<'_> {
 }
 
 /// Serves `app` on a loopback port with the TCP peer in `ConnectInfo<SocketAddr>`.
-pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+pub async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -138,4 +142,99 @@ pub fn raw_form_post(
     head.push_str("\r\n");
     head.push_str(&body);
     head.into_bytes()
+}
+
+/// `target/<profile>/examples/twiml_server`, which `cargo test` builds with the tests.
+pub fn example_binary() -> PathBuf {
+    example("twiml_server")
+}
+
+/// `target/<profile>/examples/<name>`, which `cargo test` builds with the tests.
+pub fn example(name: &str) -> PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let profile_dir = deps.parent().unwrap().parent().unwrap();
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --examples` (cargo test builds them)",
+        binary.display()
+    );
+    binary
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example server, running; killed when dropped.
+pub struct ExampleServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    stdout_path: PathBuf,
+}
+
+impl ExampleServer {
+    pub fn start(env: &[(&str, &str)]) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let stdout_path = std::env::temp_dir().join(format!(
+            "twiml_server-{}-{}.out",
+            std::process::id(),
+            addr.port()
+        ));
+        let stdout = std::fs::File::create(&stdout_path).unwrap();
+        let mut command = Command::new(example_binary());
+        command
+            .env_clear()
+            .env("BIND_ADDR", addr.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(stdout)
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().unwrap();
+        let mut server = Self {
+            child,
+            addr,
+            stdout_path,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the example exited early with {status}: {}", self.stdout());
+            }
+            if std::net::TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the example did not start listening on {}", self.addr);
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout_path).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stdout_path);
+    }
 }
