@@ -1,10 +1,10 @@
 //! HTTP Basic and Digest authentication (`tower_twilio::auth`): in process through axum, and
 //! over real HTTP on loopback with curl as the client, together with the signature layer.
 
+mod common;
+
 use std::convert::Infallible;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -408,28 +408,8 @@ async fn hostile_authorization_headers_get_401() {
 // Logging
 // ---------------------------------------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn rejections_are_logged_once_without_credentials() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
     let wrong_basic = format!(
         "Basic {}",
         base64::Engine::encode(
@@ -437,33 +417,26 @@ fn rejections_are_logged_once_without_credentials() {
             format!("{USER}:SECRET_MARKER_wrong")
         )
     );
-    tracing::subscriber::with_default(subscriber, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let layer = auth(AuthScheme::BasicAndDigest);
-                let first = send(app(layer.clone(), true), signed_request("/voice", None)).await;
-                assert_eq!(first.status, StatusCode::UNAUTHORIZED);
-                let wrong = send(
-                    app(layer.clone(), true),
-                    signed_request("/voice", Some(&wrong_basic)),
-                )
-                .await;
-                assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-                let digest = answer(
-                    &first.challenges[0],
-                    "POST",
-                    "/voice",
-                    USER,
-                    "SECRET_MARKER_digest",
-                );
-                let wrong = send(app(layer, true), signed_request("/voice", Some(&digest))).await;
-                assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-            });
+    let logs = common::capture_logs(|| async {
+        let layer = auth(AuthScheme::BasicAndDigest);
+        let first = send(app(layer.clone(), true), signed_request("/voice", None)).await;
+        assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+        let wrong = send(
+            app(layer.clone(), true),
+            signed_request("/voice", Some(&wrong_basic)),
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let digest = answer(
+            &first.challenges[0],
+            "POST",
+            "/voice",
+            USER,
+            "SECRET_MARKER_digest",
+        );
+        let wrong = send(app(layer, true), signed_request("/voice", Some(&digest))).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     });
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let events: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("tower_twilio"))

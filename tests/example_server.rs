@@ -328,19 +328,7 @@ async fn basic_auth_is_asked_for_then_checked_with_the_signature() {
     let url = server.url("/voice");
     let curl = |auth: &[&str], signed_url: &str| {
         let signature = sign(TOKEN, signed_url, [("CallSid", "CA1")], Algorithm::HmacSha1);
-        let output = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
-            .args(auth)
-            .args([
-                "-H",
-                &format!("X-Twilio-Signature: {signature}"),
-                "-d",
-                "CallSid=CA1",
-                &url,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap()
+        curl_status(auth, &signature, &url)
     };
     // Twilio's first try carries no credentials.
     assert_eq!(curl(&[], &url), "401");
@@ -401,23 +389,13 @@ async fn https_with_rustls() {
     let url = format!("https://localhost:{}/voice", server.addr.port());
     let curl = |token: &str| {
         let signature = sign(token, &url, [("CallSid", "CA1")], Algorithm::HmacSha1);
-        let output = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-            .arg(&cert)
-            .args([
-                "--resolve",
-                &format!("localhost:{}:127.0.0.1", server.addr.port()),
-            ])
-            .args([
-                "-H",
-                &format!("X-Twilio-Signature: {signature}"),
-                "-d",
-                "CallSid=CA1",
-                &url,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap()
+        let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+        let cacert = cert.to_str().unwrap();
+        curl_status(
+            &["--cacert", cacert, "--resolve", &resolve],
+            &signature,
+            &url,
+        )
     };
     assert_eq!(curl(TOKEN), "200");
     assert_eq!(curl("forged"), "403");
@@ -448,4 +426,22 @@ async fn sigterm_shuts_down_gracefully() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(server.stdout().contains("shutting down"));
+}
+
+/// POSTs `CallSid=CA1` to `url` with curl, `extra` arguments and the signature; returns the
+/// status code curl saw.
+fn curl_status(extra: &[&str], signature: &str, url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(extra)
+        .args([
+            "-H",
+            &format!("X-Twilio-Signature: {signature}"),
+            "-d",
+            "CallSid=CA1",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()
 }

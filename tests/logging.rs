@@ -1,52 +1,19 @@
 //! Rejections are logged once, under `tower_twilio`, with the reason and never a secret.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::routing::post;
 use axum::Router;
+use common::capture_logs;
 use tower::ServiceExt;
 use tower_twilio::{testing, Hint, Keyring, PublicUrl, TwilioWebhookLayer, UrlVariants};
 
 const TOKEN: &str = "fake_token_SECRET_MARKER_1";
 const SECONDARY: &str = "fake_token_SECRET_MARKER_2";
 const PASSWORD: &str = "SECRET_MARKER_password";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Runs `f` on a current-thread runtime with every event captured as text.
-fn capture<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f());
-    });
-    let bytes = captured.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
-}
 
 fn app() -> Router {
     let keyring = Keyring::new()
@@ -63,7 +30,7 @@ fn app() -> Router {
 
 #[test]
 fn a_rejection_is_one_event_with_reason_urls_and_key_ids_but_no_secret() {
-    let log = capture(|| async {
+    let log = capture_logs(|| async {
         let forged =
             testing::form_request("not_the_token", "http://example.com/voice", &[("A", "1")]);
         let response = app().oneshot(forged.map(Body::from)).await.unwrap();
@@ -91,7 +58,7 @@ fn a_rejection_is_one_event_with_reason_urls_and_key_ids_but_no_secret() {
 
 #[test]
 fn accepted_requests_log_no_warning() {
-    let log = capture(|| async {
+    let log = capture_logs(|| async {
         let signed = testing::form_request(TOKEN, "http://example.com/voice", &[("A", "1")]);
         let response = app().oneshot(signed.map(Body::from)).await.unwrap();
         assert_eq!(response.status(), 200);
@@ -127,7 +94,7 @@ fn the_layer_reads_its_token_from_the_environment() {
     );
     std::env::set_var("TWILIO_AUTH_TOKEN", TOKEN);
     let layer = TwilioWebhookLayer::from_env().unwrap();
-    let log = capture(|| async move {
+    let log = capture_logs(|| async move {
         let app = Router::new()
             .route("/voice", post(|| async { "ok" }))
             .layer(layer);
@@ -243,7 +210,7 @@ fn each_hint_appears_in_the_case_it_describes() {
         ),
     ];
     for (hint, app, request) in cases {
-        let log = capture(|| async move {
+        let log = capture_logs(|| async move {
             assert_eq!(send(app, request).await, 403);
         });
         let event = rejection_event(&log);
@@ -257,7 +224,7 @@ fn each_hint_appears_in_the_case_it_describes() {
 
 #[test]
 fn no_secret_in_any_log_line_whatever_happens() {
-    let log = capture(|| async {
+    let log = capture_logs(|| async {
         let keyring = Keyring::auth_token(TOKEN)
             .unwrap()
             .with_shared_key("k1", SECONDARY)
@@ -306,18 +273,34 @@ fn no_secret_in_any_log_line_whatever_happens() {
 #[test]
 fn skipping_verification_warns_at_start_up_and_on_every_request() {
     use tower_twilio::layer::SkipVerification;
-    let log = capture(|| async {
+    let log = capture_logs(|| async {
         let layer = TwilioWebhookLayer::new(TOKEN)
             .unwrap()
             .dangerously_skip_verification(SkipVerification::local_development_only())
             .unwrap();
-        let app = Router::new().route("/voice", post(|| async { "ok" })).layer(layer);
+        let app = Router::new()
+            .route("/voice", post(|| async { "ok" }))
+            .layer(layer);
         for _ in 0..3 {
-            let request = Request::post("/voice").header("host", "h").body(Body::empty()).unwrap();
+            let request = Request::post("/voice")
+                .header("host", "h")
+                .body(Body::empty())
+                .unwrap();
             assert_eq!(send(app.clone(), request).await, 200);
         }
     });
-    assert_eq!(log.matches("TWILIO SIGNATURE VERIFICATION IS OFF").count(), 1, "{log}");
-    assert_eq!(log.matches("Twilio signature NOT verified").count(), 3, "{log}");
-    assert!(log.lines().filter(|l| l.contains("NOT verified")).all(|l| l.contains("WARN")));
+    assert_eq!(
+        log.matches("TWILIO SIGNATURE VERIFICATION IS OFF").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("Twilio signature NOT verified").count(),
+        3,
+        "{log}"
+    );
+    assert!(log
+        .lines()
+        .filter(|l| l.contains("NOT verified"))
+        .all(|l| l.contains("WARN")));
 }

@@ -9,6 +9,8 @@
 //! nginx is required: when it is missing the tests fail under `CI=true`, and otherwise say
 //! how to install it and pass without running.
 
+mod common;
+
 use std::fs;
 use std::net::{SocketAddr, TcpListener as StdTcpListener, TcpStream as StdTcpStream};
 use std::path::{Path, PathBuf};
@@ -16,7 +18,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message as ServerMessage, WebSocket, WebSocketUpgrade};
 use axum::routing::{any, get};
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
@@ -51,43 +52,11 @@ async fn echo(webhook: VerifiedWebhook) -> String {
     )
 }
 
-async fn media(ws: WebSocketUpgrade, webhook: VerifiedWebhook) -> axum::response::Response {
-    let verified = format!("verified {}", webhook.url());
-    ws.on_upgrade(move |socket| media_session(socket, verified))
-}
-
-/// Says which URL was verified, then answers each text message with `ack: <message>`.
-async fn media_session(mut socket: WebSocket, verified: String) {
-    if socket
-        .send(ServerMessage::Text(verified.into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    while let Some(Ok(message)) = socket.recv().await {
-        match message {
-            ServerMessage::Text(text) => {
-                let reply = format!("ack: {}", text.as_str());
-                if socket
-                    .send(ServerMessage::Text(reply.into()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            ServerMessage::Close(_) => return,
-            _ => {}
-        }
-    }
-}
-
 /// Serves the app on 127.0.0.1 (a free port) with connect info, so the layer knows its TCP
 /// peer, and returns the port.
 async fn serve_app() -> u16 {
     let app = Router::new()
-        .route("/media", get(media))
+        .route("/media", get(common::echo_media))
         .route("/{*path}", any(echo))
         .layer(
             TwilioWebhookLayer::new(TOKEN)

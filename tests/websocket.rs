@@ -2,10 +2,11 @@
 //! handler sits behind the layer, and a real tokio-tungstenite client. Twilio signs the
 //! `ws://`/`wss://` URL of a Media Streams connection, query included.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as ServerMessage, WebSocket, WebSocketUpgrade};
 use axum::routing::get;
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
@@ -14,52 +15,22 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 use tower_twilio::signature::{sign, Algorithm};
-use tower_twilio::{PublicUrl, Scheme, TwilioWebhookLayer, VerifiedWebhook};
+use tower_twilio::{PublicUrl, Scheme, TwilioWebhookLayer};
 
 const TOKEN: &str = "fake_auth_token_for_websocket_tests";
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Says which URL was verified, then answers every text message with `ack: <message>`.
-async fn media(ws: WebSocketUpgrade, webhook: VerifiedWebhook) -> axum::response::Response {
-    let verified = format!("verified {}", webhook.url());
-    ws.on_upgrade(move |socket| session(socket, verified))
-}
-
-async fn session(mut socket: WebSocket, verified: String) {
-    if socket
-        .send(ServerMessage::Text(verified.into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    while let Some(Ok(message)) = socket.recv().await {
-        match message {
-            ServerMessage::Text(text) => {
-                let reply = format!("ack: {}", text.as_str());
-                if socket
-                    .send(ServerMessage::Text(reply.into()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            ServerMessage::Close(_) => return,
-            _ => {}
-        }
-    }
-}
-
 /// Serves `GET /media` behind the layer on 127.0.0.1, on a free port.
 async fn serve(public_url: PublicUrl) -> SocketAddr {
-    let app = Router::new().route("/media", get(media)).layer(
-        TwilioWebhookLayer::new(TOKEN)
-            .unwrap()
-            .public_url(public_url),
-    );
+    let app = Router::new()
+        .route("/media", get(common::echo_media))
+        .layer(
+            TwilioWebhookLayer::new(TOKEN)
+                .unwrap()
+                .public_url(public_url),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -238,3 +238,65 @@ impl Drop for ExampleServer {
         let _ = std::fs::remove_file(&self.stdout_path);
     }
 }
+
+/// Runs `f` on a current-thread runtime with every `tracing` event (all levels) captured as
+/// plain text, and returns the text.
+pub fn capture_logs<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F) -> String {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f());
+    });
+    let bytes = captured.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+/// A WebSocket handler for tests: says which URL was verified, then answers each text
+/// message with `ack: <message>`.
+pub async fn echo_media(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    webhook: tower_twilio::VerifiedWebhook,
+) -> axum::response::Response {
+    use axum::extract::ws::Message;
+    let verified = format!("verified {}", webhook.url());
+    ws.on_upgrade(move |mut socket| async move {
+        if socket.send(Message::Text(verified.into())).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            match message {
+                Message::Text(text) => {
+                    let reply = format!("ack: {}", text.as_str());
+                    if socket.send(Message::Text(reply.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Message::Close(_) => return,
+                _ => {}
+            }
+        }
+    })
+}
