@@ -372,16 +372,22 @@ async fn twilio_params_extractor_reuses_the_layers_decoding() {
         ],
     );
     assert_eq!(send(app, request).await.1, "ACaaaa|SM1|+1 415|a+b=c|u1,u2");
-    let without_layer = Router::new().route("/sms", post(|_: TwilioParams| async { "unreachable" }));
+    let without_layer =
+        Router::new().route("/sms", post(|_: TwilioParams| async { "unreachable" }));
     let request = testing::form_request(TOKEN, "http://example.com/sms", &[("A", "1")]);
-    assert_eq!(send(without_layer, request).await.0, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        send(without_layer, request).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
 }
 
 #[tokio::test]
 async fn skipping_verification_passes_unsigned_requests_with_a_marked_marker() {
     use tower_twilio::layer::SkipVerification;
     use tower_twilio::KeyKind;
-    let layer = layer().dangerously_skip_verification(SkipVerification::local_development_only()).unwrap();
+    let layer = layer()
+        .dangerously_skip_verification(SkipVerification::local_development_only())
+        .unwrap();
     let app = Router::new()
         .route(
             "/voice",
@@ -397,8 +403,14 @@ async fn skipping_verification_passes_unsigned_requests_with_a_marked_marker() {
         .body(Body::from("From=%2B1"))
         .unwrap();
     let (status, body, _) = send(app.clone(), unsigned).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "verification-skipped +1"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "verification-skipped +1")
+    );
     // The body limit still holds.
-    let big = Request::post("/voice").header("host", "example.com").body(Body::from("x".repeat(200))).unwrap();
+    let big = Request::post("/voice")
+        .header("host", "example.com")
+        .body(Body::from("x".repeat(200)))
+        .unwrap();
     assert_eq!(send(app, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 }
