@@ -57,8 +57,9 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// messaging fields by name, and every field through [`Deref`](std::ops::Deref) to
 /// [`FormParams`].
 ///
-/// Cheaper than axum's `Form`, which would decode the body a second time. Empty for GET
-/// requests and JSON bodies. Answers 500 when the layer is missing, like [`VerifiedWebhook`].
+/// Cheaper than axum's `Form`, which would decode the body a second time. For a GET, the
+/// query's parameters; empty for JSON bodies. Answers 500 when the layer is missing, like
+/// [`VerifiedWebhook`].
 ///
 /// ```
 /// use tower_twilio::extract::TwilioParams;

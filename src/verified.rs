@@ -52,7 +52,8 @@ impl VerifiedWebhook {
         &self.url
     }
 
-    /// The decoded form parameters; empty for GET requests and non-form bodies.
+    /// The decoded parameters: the form body's fields, or for a GET the query's (where
+    /// Twilio puts them); empty for JSON and other bodies.
     pub fn params(&self) -> &FormParams {
         &self.params
     }

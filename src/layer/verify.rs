@@ -58,6 +58,16 @@ fn body_kind(parts: &Parts) -> BodyKind {
     }
 }
 
+/// The request's Twilio parameters: the decoded form body, or the query of a GET (Twilio's
+/// GET webhooks carry them there); none for other bodies.
+fn params_of(parts: &Parts, kind: &BodyKind, body: &Bytes) -> FormParams {
+    match kind {
+        BodyKind::Form => FormParams::parse(body),
+        BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
+        BodyKind::Hashed => FormParams::default(),
+    }
+}
+
 /// Rebuilds the public URL of a request (before variants).
 pub(crate) fn public_url(config: &Config, parts: &Parts) -> Result<String, Rejection> {
     config
@@ -68,11 +78,7 @@ pub(crate) fn public_url(config: &Config, parts: &Parts) -> Result<String, Rejec
 
 /// What a key resolver is told about the request.
 pub(crate) fn account_lookup(parts: &Parts, body: &Bytes, url: &str) -> AccountLookup {
-    let params = match body_kind(parts) {
-        BodyKind::Form => FormParams::parse(body),
-        BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
-        BodyKind::Hashed => FormParams::default(),
-    };
+    let params = params_of(parts, &body_kind(parts), body);
     let home_region = parts
         .headers
         .get("x-home-region")
@@ -110,13 +116,11 @@ pub(crate) fn verify_request(
     })?;
 
     let kind = body_kind(parts);
-    let (params, canonical) = match kind {
-        BodyKind::Form => {
-            let params = FormParams::parse(body);
-            let canonical = params.canonical();
-            (params, canonical)
-        }
-        BodyKind::None | BodyKind::Hashed => (FormParams::default(), CanonicalParams::none()),
+    let params = params_of(parts, &kind, body);
+    // Only a form body's fields are appended to the URL; a GET's are in it already.
+    let canonical = match kind {
+        BodyKind::Form => params.canonical(),
+        BodyKind::None | BodyKind::Hashed => CanonicalParams::none(),
     };
     if matches!(kind, BodyKind::Hashed) && body_sha256_values(&url).next().is_none() {
         return Err(Rejection::new(RejectionReason::MissingBodyHash)
@@ -171,10 +175,7 @@ pub(crate) fn verify_request(
 
 /// The marker for a request passed on without verification (local development only).
 pub(crate) fn unverified(parts: &Parts, body: &Bytes, url: String) -> VerifiedWebhook {
-    let params = match body_kind(parts) {
-        BodyKind::Form => FormParams::parse(body),
-        BodyKind::None | BodyKind::Hashed => FormParams::default(),
-    };
+    let params = params_of(parts, &body_kind(parts), body);
     VerifiedWebhook {
         key_id: KeyId::verification_skipped(),
         key_kind: KeyKind::VerificationSkipped,
