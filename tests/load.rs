@@ -85,8 +85,8 @@ async fn ten_thousand_signed_and_ten_thousand_forged_requests() {
     let server = ExampleServer::start(&[("TWILIO_AUTH_TOKEN", TOKEN), ("RUST_LOG", "error")]);
     let pid = server.child.id();
     // Warm up: connections, buffers and the allocator reach their working size.
-    let warm = blast(&server, TOKEN, 2_000).await;
-    assert_eq!(warm.get(&200), Some(&2_000), "{warm:?}");
+    let warm = blast(&server, TOKEN, 5_000).await;
+    assert_eq!(warm.get(&200), Some(&5_000), "{warm:?}");
     let before = rss_kib(pid);
 
     let started = Instant::now();
