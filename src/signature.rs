@@ -24,6 +24,7 @@
 //! ```
 
 use std::fmt;
+use std::ops::Range;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
@@ -211,19 +212,45 @@ impl CanonicalParams {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let mut pairs: Vec<(&[u8], &[u8])> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-            .collect();
-        // Tuple order is key first, then value: exactly Twilio's order. A stable sort is
-        // not needed because equal pairs are removed next.
-        pairs.sort_unstable();
-        pairs.dedup();
-        let len = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
-        let mut bytes = Vec::with_capacity(len);
-        for (k, v) in pairs {
-            bytes.extend_from_slice(k);
-            bytes.extend_from_slice(v);
+        // Laid out as `FormParams` keeps its fields, so both share the fast path below.
+        let mut text = Vec::new();
+        let mut fields = Vec::new();
+        for (key, value) in pairs {
+            let start = text.len();
+            text.extend_from_slice(key.as_bytes());
+            let key_end = text.len();
+            text.extend_from_slice(value.as_bytes());
+            fields.push((start..key_end, key_end..text.len()));
+        }
+        Self::from_fields(&text, &fields)
+    }
+
+    /// Sorts and de-duplicates fields stored as ranges into `text`, each value right after
+    /// its key (`value.start == key.end`), so that a pair is copied out as one slice.
+    pub(crate) fn from_fields(text: &[u8], fields: &[(Range<usize>, Range<usize>)]) -> Self {
+        // Up to 64 fields (Twilio sends about 30) are sorted on the stack, not the heap.
+        const ON_STACK: usize = 64;
+        let mut stack = [SortKey::default(); ON_STACK];
+        let mut heap = Vec::new();
+        let keys = if fields.len() <= ON_STACK {
+            &mut stack[..fields.len()]
+        } else {
+            heap.resize(fields.len(), SortKey::default());
+            &mut heap[..]
+        };
+        for (slot, (key, value)) in keys.iter_mut().zip(fields) {
+            debug_assert_eq!(key.end, value.start, "each value follows its key");
+            *slot = SortKey::new(text, key.clone(), value.end);
+        }
+        // A stable sort is not needed because equal pairs are skipped next.
+        keys.sort_unstable();
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut last: Option<&SortKey<'_>> = None;
+        for key in keys.iter() {
+            if last != Some(key) {
+                bytes.extend_from_slice(key.pair);
+                last = Some(key);
+            }
         }
         Self { bytes }
     }
@@ -231,6 +258,48 @@ impl CanonicalParams {
     /// The bytes appended to the URL before MACing.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
+    }
+}
+
+/// One pair in Twilio's order: key bytes first, then value bytes.
+///
+/// `pair` is the key followed by its value, so ordering by `(key, pair)` is ordering by
+/// `(key, value)`. The key's first eight bytes are also kept as one big-endian integer and
+/// compared first: Twilio's keys almost always differ there, so most comparisons are one
+/// integer compare instead of a call to `memcmp` (sorting slices took 3x the HMAC). The
+/// integer is zero-padded, which agrees with byte order: keys that tie on it are decided by
+/// their bytes.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct SortKey<'a> {
+    prefix: u64,
+    key: &'a [u8],
+    pair: &'a [u8],
+}
+
+impl<'a> SortKey<'a> {
+    /// The pair whose key is `text[key]` and whose value ends at `pair_end`.
+    fn new(text: &'a [u8], key: Range<usize>, pair_end: usize) -> Self {
+        // One eight-byte load when the buffer has them (no call to `memcpy`), with the bytes
+        // past the key then cleared.
+        let word = match text.get(key.start..key.start + 8) {
+            Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("eight bytes")),
+            None => {
+                let mut bytes = [0; 8];
+                let tail = &text[key.start..];
+                bytes[..tail.len()].copy_from_slice(tail);
+                u64::from_be_bytes(bytes)
+            }
+        };
+        let prefix = match key.len() {
+            0 => 0,
+            n @ 1..8 => word & !(u64::MAX >> (8 * n)),
+            _ => word,
+        };
+        Self {
+            prefix,
+            key: &text[key.clone()],
+            pair: &text[key.start..pair_end],
+        }
     }
 }
 
@@ -513,6 +582,35 @@ mod tests {
             params.as_bytes(),
             b"CALLSID1CallSid2ReasonzReasonConferenceEndedacallSid3"
         );
+    }
+
+    fn naive_canonical(pairs: &[(String, String)]) -> Vec<u8> {
+        let mut pairs: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+            .iter()
+            .flat_map(|(k, v)| [*k, *v])
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    // Keys from a small alphabet with NUL, of lengths around eight: ties on the integer
+    // prefix, keys that are prefixes of others, and more than 64 pairs (the heap path).
+    proptest::proptest! {
+        #[test]
+        fn canonical_agrees_with_sorting_the_pairs(
+            pairs in proptest::collection::vec(("[ab\\x00]{0,10}", "[ab]{0,2}"), 0..90)
+        ) {
+            let params = CanonicalParams::from_pairs(
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            proptest::prop_assert_eq!(params.as_bytes(), &naive_canonical(&pairs)[..]);
+        }
     }
 
     #[test]

@@ -216,27 +216,31 @@ impl fmt::Debug for UrlCandidates<'_> {
 
 /// `url` with the password in its userinfo replaced by `***`, for logs.
 ///
+/// Works on any string with `://`, whether or not the rest is a valid URL: what a client
+/// sent may not be, and it is logged all the same.
+///
 /// ```
 /// # use tower_twilio::url::mask_userinfo;
 /// assert_eq!(mask_userinfo("https://user:pass@h/x"), "https://user:***@h/x");
-/// assert_eq!(mask_userinfo("https://h/x"), "https://h/x");
+/// assert_eq!(mask_userinfo("https://token@h/x"), "https://***@h/x");
+/// assert_eq!(mask_userinfo("p://user:pass@:bad-port"), "p://user:***@:bad-port");
+/// assert_eq!(mask_userinfo("https://h/x?a=b@c"), "https://h/x?a=b@c");
 /// ```
 pub fn mask_userinfo(url: &str) -> String {
-    match UrlParts::parse(url) {
-        Some(
-            parts @ UrlParts {
-                userinfo: Some(userinfo),
-                ..
-            },
-        ) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            let masked = format!("{user}:***");
-            let mut out = String::with_capacity(url.len());
-            parts.write(USERINFO, Some(&masked), &mut out);
-            out
-        }
-        _ => url.to_owned(),
-    }
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let masked = match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{}{masked}{}", &url[..authority_start], &rest[at..])
 }
 
 /// Splits `host[:port]` (IPv6 literals in brackets); `None` if the port is not digits or

@@ -1,0 +1,112 @@
+//! The server of the HTTP-level benchmark (`scripts/bench/http.sh` drives it with `wrk`).
+//!
+//! Two identical routes with the same handler (axum's `Form<HashMap<String, String>>`):
+//! `/open/voice` without the layer and `/twilio/voice` behind `TwilioWebhookLayer`. Both are
+//! called with `?tenant=acme&flow=main` and the same body and headers (the benchmark's voice
+//! webhook, signed for the protected URL), so the only difference is the layer.
+//!
+//! ```sh
+//! http_server serve OUT_DIR   # binds 127.0.0.1:0, writes OUT_DIR/addr and OUT_DIR/post.lua
+//! ```
+//!
+//! Run without `serve` (as `cargo bench` does) it prints this usage and exits, so a plain
+//! `cargo bench` never hangs on it. The runtime is single-threaded: the script pins the
+//! server to one core and `wrk` to the other.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use axum::extract::Form;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use tower_twilio::signature::{sign, Algorithm};
+use tower_twilio::TwilioWebhookLayer;
+
+#[allow(dead_code)]
+mod support;
+
+use support::Webhook;
+
+/// The path and query of both routes, after the route prefix.
+const QUERY: &str = "?tenant=acme&flow=main";
+
+async fn voice(Form(form): Form<HashMap<String, String>>) -> impl IntoResponse {
+    let from = form.get("From").map_or("a stranger", String::as_str);
+    let twiml = format!("<Response><Say>Hello {from}</Say></Response>");
+    ([(CONTENT_TYPE, "text/xml")], twiml)
+}
+
+/// A Lua string literal holding `s`.
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_ascii_graphic() || c == ' ' => out.push(c),
+            c => {
+                let mut buf = [0; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(out, "\\{b:03}");
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let (Some("serve"), Some(out_dir)) = (args.next().as_deref(), args.next()) else {
+        println!("http_server: run scripts/bench/http.sh (usage: http_server serve OUT_DIR)");
+        return Ok(());
+    };
+    let out_dir = PathBuf::from(out_dir);
+    let webhook = Webhook::voice();
+
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let url = format!("http://{addr}/twilio/voice{QUERY}");
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(webhook.body.as_bytes())
+                .into_owned()
+                .collect();
+            let signature = sign(
+                &webhook.auth_token,
+                &url,
+                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                Algorithm::HmacSha1,
+            );
+            let lua = format!(
+                "wrk.method = \"POST\"\n\
+                 wrk.body = {}\n\
+                 wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
+                 wrk.headers[\"X-Twilio-Signature\"] = {}\n",
+                lua_string(&webhook.body),
+                lua_string(&signature),
+            );
+            std::fs::write(out_dir.join("post.lua"), lua)?;
+
+            let protected = Router::new()
+                .route("/twilio/voice", post(voice))
+                .route_layer(TwilioWebhookLayer::new(&webhook.auth_token)?);
+            let app = Router::new()
+                .route("/open/voice", post(voice))
+                .merge(protected);
+            // Written last: the script starts wrk once this file exists.
+            std::fs::write(out_dir.join("addr"), addr.to_string())?;
+            println!("http_server: listening on http://{addr} (protected: {url})");
+            axum::serve(listener, app).await?;
+            Ok(())
+        })
+}

@@ -1,0 +1,229 @@
+//! Criterion benchmarks of signature verification, from the HMAC floor to the whole layer.
+//!
+//! ```sh
+//! cargo bench --bench verify
+//! python3 scripts/bench/report.py   # markdown tables from target/criterion
+//! ```
+//!
+//! Groups (criterion ids are `group/name`):
+//! * `floor`: one HMAC-SHA1 over URL + canonical params, with the key schedule per call and
+//!   with a prepared key (what `SigningKey` keeps);
+//! * `steps`: each step of verification alone, and `form_urlencoded` on the same body;
+//! * `verify`: decode + sort + base64 decode + MAC + compare, valid and invalid signature;
+//! * `layer`: one request through `TwilioWebhookLayer` around a `service_fn`, and the bare
+//!   `service_fn` for reference;
+//! * `scaling_size`, `scaling_params`: `verify` against body size and field count.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::hint::black_box;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use futures_util::FutureExt as _;
+use hmac::{Hmac, KeyInit, Mac};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use sha1::Sha1;
+use tower::{Layer as _, Service, ServiceExt as _};
+use tower_twilio::form::FormParams;
+use tower_twilio::signature::{Algorithm, Signature};
+use tower_twilio::{Scheme, TwilioWebhookLayer};
+
+#[allow(dead_code)]
+mod support;
+
+use support::Webhook;
+
+fn floor(c: &mut Criterion) {
+    let webhook = Webhook::voice();
+    let canonical = FormParams::parse(webhook.body.as_bytes()).canonical();
+    let url = webhook.url.as_bytes();
+    let params = canonical.as_bytes();
+    let token = webhook.auth_token.as_bytes();
+    let prepared = <Hmac<Sha1> as KeyInit>::new_from_slice(token).expect("any key length");
+
+    let mut group = c.benchmark_group("floor");
+    group.throughput(Throughput::Bytes((url.len() + params.len()) as u64));
+    group.bench_function("hmac_sha1_key_per_call", |b| {
+        b.iter(|| {
+            let mut mac =
+                <Hmac<Sha1> as KeyInit>::new_from_slice(black_box(token)).expect("any key length");
+            mac.update(black_box(url));
+            mac.update(black_box(params));
+            mac.finalize().into_bytes()
+        })
+    });
+    group.bench_function("hmac_sha1_prepared_key", |b| {
+        b.iter(|| {
+            let mut mac = black_box(&prepared).clone();
+            mac.update(black_box(url));
+            mac.update(black_box(params));
+            mac.finalize().into_bytes()
+        })
+    });
+    group.finish();
+}
+
+fn steps(c: &mut Criterion) {
+    let webhook = Webhook::voice();
+    let body = webhook.body.as_bytes();
+    let parsed = FormParams::parse(body);
+    let canonical = parsed.canonical();
+    let key = webhook.key();
+    let signature = Signature::from_base64(&webhook.signature).expect("valid header");
+
+    let mut group = c.benchmark_group("steps");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("parse_form_params", |b| {
+        b.iter(|| FormParams::parse(black_box(body)))
+    });
+    group.bench_function("parse_form_urlencoded", |b| {
+        b.iter(|| {
+            form_urlencoded::parse(black_box(body)).collect::<Vec<(Cow<'_, str>, Cow<'_, str>)>>()
+        })
+    });
+    group.bench_function("canonical_sort", |b| {
+        b.iter(|| black_box(&parsed).canonical())
+    });
+    group.bench_function("base64_decode", |b| {
+        b.iter(|| Signature::from_base64(black_box(webhook.signature.as_bytes())))
+    });
+    group.bench_function("mac_and_compare", |b| {
+        b.iter(|| {
+            black_box(&signature).matches(&key, Algorithm::HmacSha1, &webhook.url, &canonical)
+        })
+    });
+    group.bench_function("base64_decode_mac_and_compare", |b| {
+        b.iter(|| {
+            Signature::from_base64(black_box(webhook.signature.as_bytes()))
+                .is_ok_and(|s| s.matches(&key, Algorithm::HmacSha1, &webhook.url, &canonical))
+        })
+    });
+    group.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let webhook = Webhook::voice();
+    let key = webhook.key();
+    let mut group = c.benchmark_group("verify");
+    group.throughput(Throughput::Bytes(webhook.body.len() as u64));
+    group.bench_function("valid", |b| {
+        b.iter(|| {
+            let ok = webhook.verify(&key, black_box(&webhook.signature));
+            assert!(ok);
+        })
+    });
+    group.bench_function("invalid", |b| {
+        b.iter(|| {
+            let ok = webhook.verify(&key, black_box(&webhook.bad_signature));
+            assert!(!ok);
+        })
+    });
+    group.finish();
+}
+
+type Inner = fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
+
+/// The inner service: drops the request and answers an empty 200.
+fn inner(request: Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    drop(black_box(request));
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
+}
+
+/// Polls the service ready, calls it and polls the response future once: with a
+/// `Full<Bytes>` body and a ready inner future, that is the whole request.
+fn call<S>(service: &mut S, request: Request<Full<Bytes>>) -> Response<Full<Bytes>>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    let ready = service
+        .ready()
+        .now_or_never()
+        .expect("always ready")
+        .expect("infallible");
+    ready
+        .call(request)
+        .now_or_never()
+        .expect("completes without waiting")
+        .expect("infallible")
+}
+
+fn layer(c: &mut Criterion) {
+    let webhook = Webhook::voice();
+    let bare = tower::service_fn(inner as Inner);
+    let mut layered = TwilioWebhookLayer::new(&webhook.auth_token)
+        .expect("valid token")
+        .scheme(Scheme::Https)
+        .layer(tower::service_fn(inner as Inner));
+    let status = call(&mut layered, webhook.request(&webhook.signature)).status();
+    assert_eq!(status, StatusCode::OK);
+    let status = call(&mut layered, webhook.request(&webhook.bad_signature)).status();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let mut group = c.benchmark_group("layer");
+    group.throughput(Throughput::Bytes(webhook.body.len() as u64));
+    group.bench_function("bare_service", |b| {
+        let mut bare = bare;
+        b.iter_batched(
+            || webhook.request(&webhook.signature),
+            |request| call(&mut bare, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("valid", |b| {
+        b.iter_batched(
+            || webhook.request(&webhook.signature),
+            |request| call(&mut layered, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("invalid", |b| {
+        b.iter_batched(
+            || webhook.request(&webhook.bad_signature),
+            |request| call(&mut layered, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn scaling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scaling_size");
+    for size in [1 << 10, 16 << 10, 256 << 10] {
+        let webhook = Webhook::with_body(support::body_of_size(size));
+        let key = webhook.key();
+        group.throughput(Throughput::Bytes(webhook.body.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+            b.iter(|| assert!(webhook.verify(&key, black_box(&webhook.signature))))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("scaling_params");
+    for count in [10, 100, 1000] {
+        let webhook = Webhook::with_body(support::body_with_params(count));
+        let key = webhook.key();
+        group.throughput(Throughput::Elements(count as u64));
+        group.bench_function(BenchmarkId::from_parameter(count), |b| {
+            b.iter(|| assert!(webhook.verify(&key, black_box(&webhook.signature))))
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(60)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = floor, steps, verify, layer, scaling
+}
+criterion_main!(benches);

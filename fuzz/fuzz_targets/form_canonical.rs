@@ -1,0 +1,83 @@
+//! `FormParams::parse` on arbitrary bytes, then `iter`, `get`, `get_all` and `canonical`.
+//!
+//! Checks: no panic; the pairs are exactly what `form_urlencoded::parse` (axum's `Form`)
+//! decodes, invalid escapes and invalid UTF-8 included; `get`/`get_all` agree with `iter`;
+//! the canonical bytes are the sorted, de-duplicated pairs concatenated (so their length is
+//! the sum of key + value lengths of those pairs) and do not depend on the pairs' order;
+//! serializing the pairs again and parsing gives them back.
+#![no_main]
+
+mod common;
+
+use libfuzzer_sys::fuzz_target;
+use tower_twilio::signature::CanonicalParams;
+use tower_twilio::FormParams;
+
+fuzz_target!(|data: &[u8]| {
+    if common::skip_known_bugs() && common::splits_a_utf8_character(data) {
+        return;
+    }
+    let params = FormParams::parse(data);
+    let pairs: Vec<(&str, &str)> = params.iter().collect();
+    assert_eq!(pairs.len(), params.len());
+    assert_eq!(params.is_empty(), pairs.is_empty());
+
+    // Differential: the reference decoder gives the same pairs.
+    let reference: Vec<(String, String)> = form_urlencoded::parse(data)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let reference: Vec<(&str, &str)> = reference
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        pairs, reference,
+        "FormParams::parse disagrees with form_urlencoded"
+    );
+
+    for &(key, _) in pairs.iter().take(16) {
+        let first = pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        assert_eq!(params.get(key), first);
+        let all: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(params.get_all(key).collect::<Vec<_>>(), all);
+    }
+    // A key that is (usually) absent; the fuzzer learns constants, so it may be present.
+    let rare = "\u{0}rare key\u{0}";
+    let first = pairs.iter().find(|(k, _)| *k == rare).map(|(_, v)| *v);
+    assert_eq!(params.get(rare), first);
+
+    // The canonical string: keys, then values, in byte order; duplicates once.
+    let canonical = params.canonical();
+    let mut sorted = pairs.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let expected_len: usize = sorted.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert_eq!(canonical.as_bytes().len(), expected_len);
+    let expected: Vec<u8> = sorted
+        .iter()
+        .flat_map(|(k, v)| k.bytes().chain(v.bytes()))
+        .collect();
+    assert_eq!(canonical.as_bytes(), expected.as_slice());
+    assert_eq!(
+        CanonicalParams::from_pairs(pairs.iter().rev().copied()),
+        canonical
+    );
+    assert_eq!(
+        CanonicalParams::from_pairs(sorted.iter().copied()),
+        canonical
+    );
+
+    // Round trip through the reference encoder.
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&pairs)
+        .finish();
+    let again = FormParams::parse(encoded.as_bytes());
+    assert_eq!(again.iter().collect::<Vec<_>>(), pairs);
+    assert_eq!(again.canonical(), canonical);
+
+    let _ = format!("{params:?} {canonical:?}");
+});
