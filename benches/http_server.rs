@@ -1,12 +1,16 @@
 //! The server of the HTTP-level benchmark (`scripts/bench/http.sh` drives it with `wrk`).
 //!
-//! Two identical routes with the same handler (axum's `Form<HashMap<String, String>>`):
-//! `/open/voice` without the layer and `/twilio/voice` behind `TwilioWebhookLayer`. Both are
-//! called with `?tenant=acme&flow=main` and the same body and headers (the benchmark's voice
-//! webhook, signed for the protected URL), so the only difference is the layer.
+//! Three routes answering the same TwiML from the same form field, all called with
+//! `?tenant=acme&flow=main` and the same body and headers (the benchmark's voice webhook):
+//!
+//! * `/open/voice`: no layer, axum's `Form<HashMap<String, String>>`;
+//! * `/twilio/voice`: the same handler behind `TwilioWebhookLayer` (the body is decoded
+//!   twice: by the layer, then by `Form`);
+//! * `/params/voice`: behind the layer, reading the layer's decoding with `TwilioParams`
+//!   (the way the crate is meant to be used).
 //!
 //! ```sh
-//! http_server serve OUT_DIR   # binds 127.0.0.1:0, writes OUT_DIR/addr and OUT_DIR/post.lua
+//! http_server serve OUT_DIR   # binds 127.0.0.1:0, writes OUT_DIR/addr and OUT_DIR/<route>.lua
 //! ```
 //!
 //! Run without `serve` (as `cargo bench` does) it prints this usage and exits, so a plain
@@ -23,6 +27,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use tower_twilio::signature::{sign, Algorithm};
+use tower_twilio::extract::TwilioParams;
 use tower_twilio::TwilioWebhookLayer;
 
 #[allow(dead_code)]
@@ -34,7 +39,14 @@ use support::Webhook;
 const QUERY: &str = "?tenant=acme&flow=main";
 
 async fn voice(Form(form): Form<HashMap<String, String>>) -> impl IntoResponse {
-    let from = form.get("From").map_or("a stranger", String::as_str);
+    say_hello(form.get("From").map_or("a stranger", String::as_str))
+}
+
+async fn voice_params(params: TwilioParams) -> impl IntoResponse {
+    say_hello(params.from().unwrap_or("a stranger"))
+}
+
+fn say_hello(from: &str) -> impl IntoResponse {
     let twiml = format!("<Response><Say>Hello {from}</Say></Response>");
     ([(CONTENT_TYPE, "text/xml")], twiml)
 }
@@ -77,35 +89,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
-            let url = format!("http://{addr}/twilio/voice{QUERY}");
             let pairs: Vec<(String, String)> = form_urlencoded::parse(webhook.body.as_bytes())
                 .into_owned()
                 .collect();
-            let signature = sign(
-                &webhook.auth_token,
-                &url,
-                pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                Algorithm::HmacSha1,
-            );
-            let lua = format!(
-                "wrk.method = \"POST\"\n\
-                 wrk.body = {}\n\
-                 wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
-                 wrk.headers[\"X-Twilio-Signature\"] = {}\n",
-                lua_string(&webhook.body),
-                lua_string(&signature),
-            );
-            std::fs::write(out_dir.join("post.lua"), lua)?;
+            // One wrk script per route: the signature covers the route's URL.
+            for route in ["open", "twilio", "params"] {
+                let url = format!("http://{addr}/{route}/voice{QUERY}");
+                let signature = sign(
+                    &webhook.auth_token,
+                    &url,
+                    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    Algorithm::HmacSha1,
+                );
+                let lua = format!(
+                    "wrk.method = \"POST\"\n\
+                     wrk.body = {}\n\
+                     wrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n\
+                     wrk.headers[\"X-Twilio-Signature\"] = {}\n",
+                    lua_string(&webhook.body),
+                    lua_string(&signature),
+                );
+                std::fs::write(out_dir.join(format!("{route}.lua")), lua)?;
+            }
 
             let protected = Router::new()
                 .route("/twilio/voice", post(voice))
+                .route("/params/voice", post(voice_params))
                 .route_layer(TwilioWebhookLayer::new(&webhook.auth_token)?);
             let app = Router::new()
                 .route("/open/voice", post(voice))
                 .merge(protected);
             // Written last: the script starts wrk once this file exists.
             std::fs::write(out_dir.join("addr"), addr.to_string())?;
-            println!("http_server: listening on http://{addr} (protected: {url})");
+            println!("http_server: listening on http://{addr}");
             axum::serve(listener, app).await?;
             Ok(())
         })

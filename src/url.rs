@@ -100,34 +100,25 @@ impl UrlVariants {
 
     /// The candidates for `url`, the URL as seen (or as a public base URL made it).
     pub fn candidates<'a>(&'a self, url: &'a str) -> UrlCandidates<'a> {
-        let parts = UrlParts::parse(url);
-        let mut applicable = 0;
-        if let Some(parts) = &parts {
-            if self.port && (parts.port.is_some() || parts.default_port().is_some()) {
-                applicable |= PORT;
-            }
-            if self.trailing_slash && parts.path.len() > 1 && parts.path.ends_with('/') {
-                applicable |= TRAILING_SLASH;
-            }
-            if self.userinfo.is_some() && parts.userinfo.is_none() {
-                applicable |= USERINFO;
-            }
-        }
-        let mut variants = [0u8; VARIANT_COUNT];
-        let mut len = 0;
-        for mask in 0..VARIANT_COUNT as u8 {
-            if mask & !applicable == 0 {
-                variants[len] = mask;
-                len += 1;
-            }
-        }
         UrlCandidates {
+            variants: self,
             url,
-            parts,
-            userinfo: self.userinfo.as_deref().map(String::as_str),
-            variants,
-            len,
         }
+    }
+
+    /// The variant masks that apply to `parts`, in order, the URL itself (0) first.
+    fn masks(&self, parts: &UrlParts<'_>) -> impl Iterator<Item = u8> {
+        let mut applicable = 0;
+        if self.port && (parts.port.is_some() || parts.default_port().is_some()) {
+            applicable |= PORT;
+        }
+        if self.trailing_slash && parts.path.len() > 1 && parts.path.ends_with('/') {
+            applicable |= TRAILING_SLASH;
+        }
+        if self.userinfo.is_some() && parts.userinfo.is_none() {
+            applicable |= USERINFO;
+        }
+        (0..VARIANT_COUNT as u8).filter(move |mask| mask & !applicable == 0)
     }
 }
 
@@ -143,15 +134,12 @@ impl fmt::Debug for UrlVariants {
 
 /// The URLs to try for one request, the URL as seen first.
 ///
-/// Candidates are written one at a time into a single buffer, so trying them costs one
-/// allocation at most, and none when the URL as seen matches.
+/// The URL is split only if the URL itself does not match, and variants are written one at a
+/// time into a single buffer: the common case costs nothing, the others one allocation.
 #[derive(Clone, Copy)]
 pub struct UrlCandidates<'a> {
+    variants: &'a UrlVariants,
     url: &'a str,
-    parts: Option<UrlParts<'a>>,
-    userinfo: Option<&'a str>,
-    variants: [u8; VARIANT_COUNT],
-    len: usize,
 }
 
 impl<'a> UrlCandidates<'a> {
@@ -169,11 +157,12 @@ impl<'a> UrlCandidates<'a> {
         if let Some(found) = f(self.url) {
             return Some(found);
         }
-        let parts = self.parts.as_ref()?;
+        let parts = UrlParts::parse(self.url)?;
+        let userinfo = self.variants.userinfo.as_deref().map(String::as_str);
         let mut buf = String::new();
-        for &mask in &self.variants[1..self.len] {
+        for mask in self.variants.masks(&parts).skip(1) {
             buf.clear();
-            parts.write(mask, self.userinfo, &mut buf);
+            parts.write(mask, userinfo, &mut buf);
             if let Some(found) = f(&buf) {
                 return Some(found);
             }
@@ -188,7 +177,7 @@ impl<'a> UrlCandidates<'a> {
 
     /// How many candidates there are (at least one).
     pub fn len(&self) -> usize {
-        self.len
+        UrlParts::parse(self.url).map_or(1, |parts| self.variants.masks(&parts).count())
     }
 
     /// Always `false`: the URL itself is a candidate.
@@ -198,7 +187,7 @@ impl<'a> UrlCandidates<'a> {
 
     /// All candidates, in order.
     pub fn to_vec(&self) -> Vec<String> {
-        let mut all = Vec::with_capacity(self.len);
+        let mut all = Vec::with_capacity(self.len());
         self.find_map::<()>(|url| {
             all.push(url.to_owned());
             None

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP-level cost of the layer: one axum server (benches/http_server.rs, release build) with
-# two identical routes, /open/voice without the layer and /twilio/voice behind it, driven by
+# three routes, /open/voice without the layer, /twilio/voice and /params/voice behind it, driven by
 # wrk over loopback with the benchmark's voice webhook (same body and headers on both).
 #
 #   scripts/bench/http.sh            # env: ROUNDS (3), DURATION (10s), CONNECTIONS (32)
@@ -42,7 +42,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
 run() { # NAME ROUTE CONNECTIONS DURATION
   local before
   before=$(cpu_ticks)
-  taskset -c 1 wrk -t1 -c"$3" -d"$4" --latency -s "$work/post.lua" \
+  taskset -c 1 wrk -t1 -c"$3" -d"$4" --latency -s "$work/$2.lua" \
     "http://$addr/$2/voice$query" >"$work/$1.txt"
   echo "server_cpu_ticks $(( $(cpu_ticks) - before ))" >>"$work/$1.txt"
   if grep -q "Non-2xx" "$work/$1.txt"; then
@@ -55,14 +55,13 @@ run() { # NAME ROUTE CONNECTIONS DURATION
 echo "server: $exe on $addr (CPU 0); wrk -t1 on CPU 1; $ROUNDS rounds of $DURATION per route"
 run warmup-open open "$CONNECTIONS" 3s
 run warmup-protected twilio "$CONNECTIONS" 3s
+run warmup-params params "$CONNECTIONS" 3s
 for round in $(seq "$ROUNDS"); do
-  routes="open twilio"
-  [ $((round % 2)) -eq 0 ] && routes="twilio open"
+  routes="open twilio params"
+  [ $((round % 2)) -eq 0 ] && routes="params twilio open"
   for load in "$CONNECTIONS" 1; do
     for route in $routes; do
-      name=protected
-      [ "$route" = open ] && name=open
-      run "c$load-$name-$round" "$route" "$load" "$DURATION"
+      run "c$load-$route-$round" "$route" "$load" "$DURATION"
     done
   done
 done
@@ -101,7 +100,11 @@ print("| load | route | req/s | p50 µs | p99 µs | server CPU µs/request |")
 print("|---|---|---:|---:|---:|---:|")
 summary = {}
 for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1 connection")):
-    for route, name in (("open", "/open/voice (no layer)"), ("protected", "/twilio/voice (layer)")):
+    for route, name in (
+        ("open", "/open/voice (no layer, Form)"),
+        ("twilio", "/twilio/voice (layer, Form)"),
+        ("params", "/params/voice (layer, TwilioParams)"),
+    ):
         m = summary[load, route] = median_round(load, route)
         print(
             f"| {label} | {name} | {m['rps']:.0f} | {m['p50']:.0f} | {m['p99']:.0f} "
@@ -109,10 +112,12 @@ for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1
         )
 print()
 for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1 connection")):
-    o, p = summary[load, "open"], summary[load, "protected"]
-    print(
-        f"{label}: throughput with the layer {p['rps'] / o['rps']:.3f} of without; "
-        f"latency added p50 {p['p50'] - o['p50']:+.0f} µs, p99 {p['p99'] - o['p99']:+.0f} µs; "
-        f"server CPU per request {p['cpu'] - o['cpu']:+.1f} µs"
-    )
+    o = summary[load, "open"]
+    for route in ("twilio", "params"):
+        p = summary[load, route]
+        print(
+            f"{label}, {route}: throughput with the layer {p['rps'] / o['rps']:.3f} of without; "
+            f"latency added p50 {p['p50'] - o['p50']:+.0f} µs, p99 {p['p99'] - o['p99']:+.0f} µs; "
+            f"server CPU per request {p['cpu'] - o['cpu']:+.1f} µs"
+        )
 EOF
