@@ -4,6 +4,8 @@
 //! `?tenant=acme&flow=main` and the same body and headers (the benchmark's voice webhook):
 //!
 //! * `/open/voice`: no layer, axum's `Form<HashMap<String, String>>`;
+//! * `/plain/voice`: no layer, the body decoded with this crate's `FormParams` (the same
+//!   decoder the layer uses), so against `/params/voice` the only difference is the layer;
 //! * `/twilio/voice`: the same handler behind `TwilioWebhookLayer` (the body is decoded
 //!   twice: by the layer, then by `Form`);
 //! * `/params/voice`: behind the layer, reading the layer's decoding with `TwilioParams`
@@ -21,14 +23,15 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use axum::body::Bytes;
 use axum::extract::Form;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use tower_twilio::signature::{sign, Algorithm};
 use tower_twilio::extract::TwilioParams;
-use tower_twilio::TwilioWebhookLayer;
+use tower_twilio::signature::{sign, Algorithm};
+use tower_twilio::{FormParams, TwilioWebhookLayer};
 
 #[allow(dead_code)]
 mod support;
@@ -40,6 +43,11 @@ const QUERY: &str = "?tenant=acme&flow=main";
 
 async fn voice(Form(form): Form<HashMap<String, String>>) -> impl IntoResponse {
     say_hello(form.get("From").map_or("a stranger", String::as_str))
+}
+
+async fn voice_plain(body: Bytes) -> impl IntoResponse {
+    let params = FormParams::parse(&body);
+    say_hello(params.get("From").unwrap_or("a stranger"))
 }
 
 async fn voice_params(params: TwilioParams) -> impl IntoResponse {
@@ -93,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .into_owned()
                 .collect();
             // One wrk script per route: the signature covers the route's URL.
-            for route in ["open", "twilio", "params"] {
+            for route in ["open", "plain", "twilio", "params"] {
                 let url = format!("http://{addr}/{route}/voice{QUERY}");
                 let signature = sign(
                     &webhook.auth_token,
@@ -118,6 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .route_layer(TwilioWebhookLayer::new(&webhook.auth_token)?);
             let app = Router::new()
                 .route("/open/voice", post(voice))
+                .route("/plain/voice", post(voice_plain))
                 .merge(protected);
             // Written last: the script starts wrk once this file exists.
             std::fs::write(out_dir.join("addr"), addr.to_string())?;

@@ -439,13 +439,6 @@ impl Raw {
 }
 
 fn raw(input: Raw) {
-    let skip_known = common::skip_known_bugs();
-    let query = input.target.query().unwrap_or("").as_bytes();
-    if skip_known
-        && (common::splits_a_utf8_character(&input.body) || common::splits_a_utf8_character(query))
-    {
-        return;
-    }
     // What the layer signs besides the URL: the decoded form body of a form POST; nothing for
     // GET and HEAD (their params come from the query, already in the URL) or other bodies.
     let bodyless = input.method == Method::GET || input.method == Method::HEAD;
@@ -570,9 +563,6 @@ fn raw(input: Raw) {
         ));
     }
     for url in rejection.urls_tried() {
-        if skip_known && !common::looks_parseable(url) {
-            continue;
-        }
         if let Some(info) = common::userinfo(url) {
             assert!(
                 info.password.is_none_or(|p| p.is_empty() || p == "***"),
@@ -675,15 +665,6 @@ fn sanitize(bytes: &[u8], query: bool) -> String {
 }
 
 fn signed(input: Signed) {
-    if common::skip_known_bugs()
-        && (input.kind == Kind::Form && common::splits_a_utf8_character(&input.body)
-            || input
-                .query
-                .as_ref()
-                .is_some_and(|q| common::splits_a_utf8_character(sanitize(q, true).as_bytes())))
-    {
-        return;
-    }
     let body = &input.body[..input.body.len().min(LIMIT)];
     let mut target = format!("/{}", sanitize(&input.path, false));
     if let Some(query) = &input.query {

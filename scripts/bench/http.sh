@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # HTTP-level cost of the layer: one axum server (benches/http_server.rs, release build) with
-# three routes, /open/voice without the layer, /twilio/voice and /params/voice behind it, driven by
+# four routes (see the file): /open/voice and /plain/voice without the layer, /twilio/voice and
+# /params/voice behind it, driven by
 # wrk over loopback with the benchmark's voice webhook (same body and headers on both).
 #
 #   scripts/bench/http.sh            # env: ROUNDS (3), DURATION (10s), CONNECTIONS (32)
@@ -54,11 +55,12 @@ run() { # NAME ROUTE CONNECTIONS DURATION
 
 echo "server: $exe on $addr (CPU 0); wrk -t1 on CPU 1; $ROUNDS rounds of $DURATION per route"
 run warmup-open open "$CONNECTIONS" 3s
+run warmup-plain plain "$CONNECTIONS" 3s
 run warmup-protected twilio "$CONNECTIONS" 3s
 run warmup-params params "$CONNECTIONS" 3s
 for round in $(seq "$ROUNDS"); do
-  routes="open twilio params"
-  [ $((round % 2)) -eq 0 ] && routes="params twilio open"
+  routes="open plain twilio params"
+  [ $((round % 2)) -eq 0 ] && routes="params twilio plain open"
   for load in "$CONNECTIONS" 1; do
     for route in $routes; do
       run "c$load-$route-$round" "$route" "$load" "$DURATION"
@@ -102,6 +104,7 @@ summary = {}
 for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1 connection")):
     for route, name in (
         ("open", "/open/voice (no layer, Form)"),
+        ("plain", "/plain/voice (no layer, FormParams)"),
         ("twilio", "/twilio/voice (layer, Form)"),
         ("params", "/params/voice (layer, TwilioParams)"),
     ):
@@ -112,11 +115,10 @@ for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1
         )
 print()
 for load, label in ((f"c{connections}", f"{connections} connections"), ("c1", "1 connection")):
-    o = summary[load, "open"]
-    for route in ("twilio", "params"):
-        p = summary[load, route]
+    for route, base in (("twilio", "open"), ("params", "plain"), ("params", "open")):
+        o, p = summary[load, base], summary[load, route]
         print(
-            f"{label}, {route}: throughput with the layer {p['rps'] / o['rps']:.3f} of without; "
+            f"{label}, {route} vs {base}: throughput {p['rps'] / o['rps']:.3f}; "
             f"latency added p50 {p['p50'] - o['p50']:+.0f} µs, p99 {p['p99'] - o['p99']:+.0f} µs; "
             f"server CPU per request {p['cpu'] - o['cpu']:+.1f} µs"
         )

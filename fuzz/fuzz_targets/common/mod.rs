@@ -36,9 +36,13 @@ pub fn userinfo(url: &str) -> Option<Userinfo<'_>> {
     })
 }
 
-/// `url` with its password replaced by `***`, as `mask_userinfo` should write it.
+/// `url` as `mask_userinfo` documents it: the password replaced by `***`, or the whole
+/// userinfo when it has no `:` (it may be a bare token).
 pub fn masked(info: &Userinfo<'_>) -> String {
-    format!("{}{}:***{}", info.prefix, info.user, info.rest)
+    match info.password {
+        Some(_) => format!("{}{}:***{}", info.prefix, info.user, info.rest),
+        None => format!("{}***{}", info.prefix, info.rest),
+    }
 }
 
 /// Checks `out == mask_userinfo(url)`: either the URL unchanged because it carries no
@@ -51,71 +55,17 @@ pub fn check_masked(url: &str, out: &str) {
         ),
         Some(info) if out != url => assert_eq!(out, masked(&info), "mask_userinfo({url:?})"),
         Some(info) => assert!(
-            info.password.is_none_or(|p| p.is_empty() || p == "***"),
+            match info.password {
+                Some(p) => p.is_empty() || p == "***",
+                None => info.user == "***",
+            },
             "mask_userinfo({url:?}) left the password in: {out:?}"
         ),
     }
 }
 
-/// Whether `url` has the shape `tower_twilio::url` parses (`scheme://[userinfo@]host[:digits]`),
-/// as documented: an ASCII-letter-led scheme of letters, digits, `+-.`, a non-empty host,
-/// digits after the last `:` of a non-bracketed host, and a closed IPv6 bracket.
-pub fn looks_parseable(url: &str) -> bool {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = if host_port.starts_with('[') {
-        match host_port.find(']') {
-            None => return false,
-            Some(close) => match &host_port[close + 1..] {
-                "" => (&host_port[..=close], ""),
-                after => match after.strip_prefix(':') {
-                    Some(port) => (&host_port[..=close], port),
-                    None => return false,
-                },
-            },
-        }
-    } else {
-        host_port
-            .rsplit_once(':')
-            .map_or((host_port, ""), |(h, p)| (h, p))
-    };
-    scheme_ok && !host.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-}
 
-/// Whether to skip inputs that hit the known, reported bugs (set `FUZZ_SKIP_KNOWN=1` to keep
-/// a campaign going past them until they are fixed). Off by default: every check runs.
-pub fn skip_known_bugs() -> bool {
-    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SKIP.get_or_init(|| std::env::var_os("FUZZ_SKIP_KNOWN").is_some_and(|v| v == "1"))
-}
 
-/// Known bug (tests/fuzz_regressions.rs, `form_field_boundary_inside_a_utf8_character`): a
-/// form body whose decoded bytes are valid UTF-8 as a whole while a key or value boundary
-/// falls inside a multi-byte character (`%C3=%A9`) makes `FormParams::iter` panic.
-pub fn splits_a_utf8_character(body: &[u8]) -> bool {
-    let mut whole = Vec::new();
-    let mut fields_ok = true;
-    // Decode each field's raw bytes ourselves (form_urlencoded only gives lossy strings).
-    for field in body.split(|&b| b == b'&').filter(|f| !f.is_empty()) {
-        let (key, value) = match field.iter().position(|&b| b == b'=') {
-            Some(eq) => (&field[..eq], &field[eq + 1..]),
-            None => (field, &[][..]),
-        };
-        for part in [key, value] {
-            let decoded = percent_decode_plus(part);
-            fields_ok &= std::str::from_utf8(&decoded).is_ok();
-            whole.extend_from_slice(&decoded);
-        }
-    }
-    !fields_ok && std::str::from_utf8(&whole).is_ok()
-}
 
 /// `application/x-www-form-urlencoded` decoding of one key or value, to bytes.
 pub fn percent_decode_plus(input: &[u8]) -> Vec<u8> {
