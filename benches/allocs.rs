@@ -10,16 +10,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
-use std::convert::Infallible;
-use std::future::{ready, Ready};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use bytes::Bytes;
-use futures_util::FutureExt as _;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use tower::{Layer as _, Service, ServiceExt as _};
+use http::StatusCode;
+use tower::Layer as _;
 use tower_twilio::form::FormParams;
 use tower_twilio::signature::{Algorithm, Signature};
 use tower_twilio::{Scheme, TwilioWebhookLayer};
@@ -27,7 +22,7 @@ use tower_twilio::{Scheme, TwilioWebhookLayer};
 #[allow(dead_code)]
 mod support;
 
-use support::Webhook;
+use support::{call, inner, Inner, Webhook};
 
 struct Counting;
 
@@ -109,29 +104,6 @@ fn count<I, O>(name: &str, mut setup: impl FnMut() -> I, mut routine: impl FnMut
         per_call(reallocs),
         per_call(bytes)
     );
-}
-
-type Inner = fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
-
-fn inner(request: Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
-    drop(black_box(request));
-    ready(Ok(Response::new(Full::new(Bytes::new()))))
-}
-
-fn call<S>(service: &mut S, request: Request<Full<Bytes>>) -> Response<Full<Bytes>>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
-{
-    let ready = service
-        .ready()
-        .now_or_never()
-        .expect("always ready")
-        .expect("infallible");
-    ready
-        .call(request)
-        .now_or_never()
-        .expect("completes without waiting")
-        .expect("infallible")
 }
 
 fn main() {

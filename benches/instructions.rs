@@ -13,17 +13,12 @@
 //! Run without arguments (as `cargo bench` does) it does nothing.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
-use std::future::{ready, Ready};
 use std::hint::black_box;
 
-use bytes::Bytes;
-use futures_util::FutureExt as _;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use sha1::Sha1;
-use tower::{Layer as _, Service, ServiceExt as _};
+use tower::Layer as _;
 use tower_twilio::form::FormParams;
 use tower_twilio::signature::{Algorithm, Signature};
 use tower_twilio::{Scheme, TwilioWebhookLayer};
@@ -31,7 +26,7 @@ use tower_twilio::{Scheme, TwilioWebhookLayer};
 #[allow(dead_code)]
 mod support;
 
-use support::Webhook;
+use support::{call, inner, Inner, Webhook};
 
 const CASES: &[&str] = &[
     "hmac_sha1_key_per_call",
@@ -47,30 +42,6 @@ const CASES: &[&str] = &[
     "layer_valid",
     "layer_invalid",
 ];
-
-type Inner = fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
-
-fn inner(request: Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
-    drop(black_box(request));
-    ready(Ok(Response::new(Full::new(Bytes::new()))))
-}
-
-fn call<S>(service: &mut S, request: Request<Full<Bytes>>) -> StatusCode
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
-{
-    let ready = service
-        .ready()
-        .now_or_never()
-        .expect("always ready")
-        .expect("infallible");
-    ready
-        .call(request)
-        .now_or_never()
-        .expect("completes without waiting")
-        .expect("infallible")
-        .status()
-}
 
 /// How many calls to make, and for how many calls to build inputs.
 #[derive(Clone, Copy)]
@@ -197,12 +168,12 @@ fn main() {
         "layer_valid" => run(
             n,
             || webhook.request(&webhook.signature),
-            |request| assert_eq!(call(&mut layered, request), StatusCode::OK),
+            |request| assert_eq!(call(&mut layered, request).status(), StatusCode::OK),
         ),
         "layer_invalid" => run(
             n,
             || webhook.request(&webhook.bad_signature),
-            |request| assert_eq!(call(&mut layered, request), StatusCode::FORBIDDEN),
+            |request| assert_eq!(call(&mut layered, request).status(), StatusCode::FORBIDDEN),
         ),
         other => panic!("unknown case {other:?}; see `instructions list`"),
     }

@@ -15,19 +15,14 @@
 //! * `scaling_size`, `scaling_params`: `verify` against body size and field count.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
-use std::future::{ready, Ready};
 use std::hint::black_box;
 use std::time::Duration;
 
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use futures_util::FutureExt as _;
 use hmac::{Hmac, KeyInit, Mac};
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 use sha1::Sha1;
-use tower::{Layer as _, Service, ServiceExt as _};
+use tower::Layer as _;
 use tower_twilio::form::FormParams;
 use tower_twilio::signature::{Algorithm, Signature};
 use tower_twilio::{Scheme, TwilioWebhookLayer};
@@ -35,7 +30,7 @@ use tower_twilio::{Scheme, TwilioWebhookLayer};
 #[allow(dead_code)]
 mod support;
 
-use support::Webhook;
+use support::{call, inner, Inner, Webhook};
 
 fn floor(c: &mut Criterion) {
     let webhook = Webhook::voice();
@@ -123,32 +118,6 @@ fn verify(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-type Inner = fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
-
-/// The inner service: drops the request and answers an empty 200.
-fn inner(request: Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
-    drop(black_box(request));
-    ready(Ok(Response::new(Full::new(Bytes::new()))))
-}
-
-/// Polls the service ready, calls it and polls the response future once: with a
-/// `Full<Bytes>` body and a ready inner future, that is the whole request.
-fn call<S>(service: &mut S, request: Request<Full<Bytes>>) -> Response<Full<Bytes>>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
-{
-    let ready = service
-        .ready()
-        .now_or_never()
-        .expect("always ready")
-        .expect("infallible");
-    ready
-        .call(request)
-        .now_or_never()
-        .expect("completes without waiting")
-        .expect("infallible")
 }
 
 fn layer(c: &mut Criterion) {

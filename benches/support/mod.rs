@@ -2,11 +2,17 @@
 //! `benches/fixtures/voice_webhook.json` (also read by the peer scripts in `scripts/bench/`)
 //! and generated bodies for the scaling runs. Fake tokens only.
 
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::hint::black_box;
+
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
-use http::Request;
+use http::{Request, Response};
 use http_body_util::Full;
 use serde::Deserialize;
+use tower::{Service, ServiceExt as _};
 use tower_twilio::form::FormParams;
 use tower_twilio::signature::{sign, Algorithm, Signature, SigningKey};
 
@@ -143,4 +149,31 @@ pub fn body_with_params(count: usize) -> String {
         .collect();
     Rng(0x5eed).shuffle(&mut fields);
     fields.join("&")
+}
+
+/// The type of [`inner`], the benchmarks' inner service.
+pub type Inner = fn(Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>>;
+
+/// The inner service: drops the request and answers an empty 200.
+pub fn inner(request: Request<Full<Bytes>>) -> Ready<Result<Response<Full<Bytes>>, Infallible>> {
+    drop(black_box(request));
+    ready(Ok(Response::new(Full::new(Bytes::new()))))
+}
+
+/// Polls the service ready, calls it and polls the response future once: with a
+/// `Full<Bytes>` body and a ready inner future, that is the whole request.
+pub fn call<S>(service: &mut S, request: Request<Full<Bytes>>) -> Response<Full<Bytes>>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    let ready = service
+        .ready()
+        .now_or_never()
+        .expect("always ready")
+        .expect("infallible");
+    ready
+        .call(request)
+        .now_or_never()
+        .expect("completes without waiting")
+        .expect("infallible")
 }
