@@ -1,9 +1,7 @@
 //! Regression tests for what the fuzz targets in `fuzz/` found (see `fuzz/README.md`). Each
 //! test names the target and the minimized input that found the bug.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+mod common;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -59,17 +57,6 @@ fn form_field_boundary_inside_a_utf8_character() {
     }
 }
 
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000 {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
-    panic!("the future did not complete");
-}
-
 fn inner() -> impl tower::Service<
     Request<Full<Bytes>>,
     Response = Response<String>,
@@ -121,7 +108,7 @@ fn layer_refuses_forged_requests_whose_params_split_a_utf8_character() {
     });
     for layer in [&with_token, &with_resolver] {
         for body in SPLIT_CHARACTERS {
-            let response = block_on(layer.layer(inner()).oneshot(form_post(body, FORGED)));
+            let response = common::block_on(layer.layer(inner()).oneshot(form_post(body, FORGED)));
             let status = response.unwrap().status();
             assert_eq!(status, StatusCode::FORBIDDEN, "{body:?}");
         }
@@ -131,7 +118,7 @@ fn layer_refuses_forged_requests_whose_params_split_a_utf8_character() {
                 .header("x-twilio-signature", FORGED)
                 .body(Full::new(Bytes::new()))
                 .unwrap();
-            let response = block_on(layer.layer(inner()).oneshot(request));
+            let response = common::block_on(layer.layer(inner()).oneshot(request));
             let status = response.unwrap().status();
             assert_eq!(status, StatusCode::FORBIDDEN, "{query}");
         }
@@ -156,7 +143,8 @@ fn layer_verifies_a_form_body_split_inside_a_utf8_character_as_documented() {
             params.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             Algorithm::HmacSha1,
         );
-        let response = block_on(layer.layer(inner()).oneshot(form_post(body, &signature))).unwrap();
+        let response =
+            common::block_on(layer.layer(inner()).oneshot(form_post(body, &signature))).unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{body:?}");
         assert_eq!(
             response.extensions().get::<Vec<(String, String)>>(),
@@ -217,7 +205,7 @@ fn rejection_logs_no_password_from_an_absolute_form_target() {
             .header("x-twilio-signature", FORGED)
             .body(Full::new(Bytes::from_static(b"CallSid=CA1")))
             .unwrap();
-        let response = block_on(layer.layer(inner()).oneshot(request)).unwrap();
+        let response = common::block_on(layer.layer(inner()).oneshot(request)).unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{target}");
         let rejection = response
             .extensions()

@@ -12,9 +12,7 @@
 //! 256 cases per property keep the file at a few seconds in a debug build. A failure is
 //! saved in `tests/proptest-regressions/properties.txt` and replayed first on the next run.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+mod common;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -27,19 +25,6 @@ use tower_twilio::{testing, FormParams, TwilioWebhookLayer, UrlVariants, Verifie
 
 fn config() -> ProptestConfig {
     ProptestConfig::with_cases(256)
-}
-
-/// Polls a future that never waits on anything outside itself (the layer around a
-/// `service_fn` and a `String` body) to completion.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..1_000 {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
-    panic!("the future did not complete");
 }
 
 fn algorithm() -> impl Strategy<Value = Algorithm> {
@@ -321,7 +306,7 @@ proptest! {
             }
             Ok::<_, std::convert::Infallible>(response)
         }));
-        let response = block_on(service.oneshot(request)).unwrap();
+        let response = common::block_on(service.oneshot(request)).unwrap();
         prop_assert_eq!(response.status(), StatusCode::OK, "{}", url);
         let webhook = response.extensions().get::<VerifiedWebhook>().expect("verified");
         // The path with no trailing slash (when there was one) is a candidate after the
