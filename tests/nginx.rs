@@ -603,25 +603,6 @@ async fn wss_connect(
     (s_client, result)
 }
 
-/// The next text message from the server.
-async fn next_text<S>(ws: &mut S) -> String
-where
-    S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
-{
-    loop {
-        let message = tokio::time::timeout(TIMEOUT, ws.next())
-            .await
-            .expect("an answer in time")
-            .expect("the connection is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return text.as_str().to_owned(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn websocket_upgrade_through_nginx_is_verified_against_the_wss_url() {
     let Some(nginx) = setup().await else { return };
@@ -629,10 +610,10 @@ async fn websocket_upgrade_through_nginx_is_verified_against_the_wss_url() {
     let wss = format!("wss://localhost:{}{target}", nginx.port);
     let (mut s_client, result) = wss_connect(&nginx, target, &wss).await;
     let mut ws = result.expect("the upgrade signed over wss:// is accepted");
-    assert_eq!(next_text(&mut ws).await, format!("verified {wss}"));
+    assert_eq!(common::next_text(&mut ws).await, format!("verified {wss}"));
     for text in ["connected", "start", "media"] {
         ws.send(Message::text(text)).await.unwrap();
-        assert_eq!(next_text(&mut ws).await, format!("ack: {text}"));
+        assert_eq!(common::next_text(&mut ws).await, format!("ack: {text}"));
     }
     let _ = ws.close(None).await;
     let _ = s_client.kill().await;

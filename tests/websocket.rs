@@ -59,22 +59,6 @@ async fn connect(
     Ok((stream, response.status().as_u16()))
 }
 
-/// The next text message from the server.
-async fn next_text(client: &mut Client) -> String {
-    loop {
-        let message = tokio::time::timeout(TIMEOUT, client.next())
-            .await
-            .expect("the server answered in time")
-            .expect("the connection is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return text.as_str().to_owned(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text message, got {other:?}"),
-        }
-    }
-}
-
 /// The handshake must be refused with `status`; returns the response body.
 async fn assert_refused(result: Result<(Client, u16), WsError>, status: u16) -> String {
     match result {
@@ -97,11 +81,14 @@ async fn signed_upgrade_is_accepted_and_messages_flow_both_ways() {
         .await
         .expect("the signed upgrade is accepted");
     assert_eq!(status, 101);
-    assert_eq!(next_text(&mut client).await, format!("verified {url}"));
+    assert_eq!(
+        common::next_text(&mut client).await,
+        format!("verified {url}")
+    );
 
     for text in ["connected", "start", "media: {\"payload\":\"AAA=\"}"] {
         client.send(Message::text(text)).await.unwrap();
-        assert_eq!(next_text(&mut client).await, format!("ack: {text}"));
+        assert_eq!(common::next_text(&mut client).await, format!("ack: {text}"));
     }
     client.close(None).await.unwrap();
 }
@@ -135,7 +122,10 @@ async fn upgrade_signed_over_the_http_url_is_refused() {
         .await
         .unwrap();
     assert_eq!(status, 101);
-    assert_eq!(next_text(&mut client).await, format!("verified {ws}"));
+    assert_eq!(
+        common::next_text(&mut client).await,
+        format!("verified {ws}")
+    );
 }
 
 #[tokio::test]
@@ -148,9 +138,12 @@ async fn listener_configured_as_https_verifies_against_wss() {
         .await
         .expect("the wss-signed upgrade is accepted");
     assert_eq!(status, 101);
-    assert_eq!(next_text(&mut client).await, format!("verified {wss}"));
+    assert_eq!(
+        common::next_text(&mut client).await,
+        format!("verified {wss}")
+    );
     client.send(Message::text("ping")).await.unwrap();
-    assert_eq!(next_text(&mut client).await, "ack: ping");
+    assert_eq!(common::next_text(&mut client).await, "ack: ping");
 
     let ws = format!("ws://{addr}/media?CallSid=CA1");
     assert_refused(connect(addr, "/media?CallSid=CA1", Some(&ws)).await, 403).await;

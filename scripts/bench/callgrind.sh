@@ -15,13 +15,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 N1="${N1:-200}"
 N2="${N2:-1200}"
 
-exe=$(cargo bench --no-run --bench instructions --message-format=json 2>/dev/null |
-  python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
-        print(m["executable"])')
-[ -n "$exe" ] || { echo "build failed: run cargo bench --no-run --bench instructions" >&2; exit 1; }
+source scripts/bench/lib.sh
+exe=$(bench_exe instructions)
 
 counts() { # CASE N -> "instructions mispredictions" in total
   valgrind --tool=callgrind --branch-sim=yes --callgrind-out-file=/dev/null \

@@ -21,13 +21,8 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 
-exe=$(cargo bench --no-run --bench http_server --message-format=json 2>/dev/null |
-  python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "http_server" and m.get("executable"):
-        print(m["executable"])')
-[ -n "$exe" ] || { echo "build failed: run cargo bench --no-run --bench http_server" >&2; exit 1; }
+source scripts/bench/lib.sh
+exe=$(bench_exe http_server)
 
 work=$(mktemp -d)
 taskset -c 0 "$exe" serve "$work" >"$work/server.log" 2>&1 &

@@ -14,8 +14,9 @@ use tower_service::Service;
 use super::body::BodyBuffer;
 use super::layer::Shared;
 use super::service::reject;
-use super::verify::{account_lookup, public_url, unverified, verify_request};
+use super::verify::{account_lookup, public_url, request_params, unverified, verify_request};
 use super::Keys;
+use crate::form::FormParams;
 use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::signature::Signature;
@@ -49,6 +50,7 @@ pin_project! {
             lookup: BoxFuture<Result<Keyring, KeyLookupError>>,
             url: String,
             body: Bytes,
+            params: FormParams,
             pending: Option<Pending<S, R>>,
         },
         Calling {
@@ -117,7 +119,7 @@ impl<S, R> Pending<S, R> {
     }
 
     /// Passes the request on unverified (local development only).
-    fn skip<B, ResBody>(self, body: Bytes, url: String) -> State<S, B, R>
+    fn skip<B, ResBody>(self, body: Bytes, url: String, params: FormParams) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
     {
@@ -127,7 +129,7 @@ impl<S, R> Pending<S, R> {
             path = self.parts.uri.path(),
             "Twilio signature NOT verified: verification is switched off"
         );
-        let marker = unverified(&self.parts, &body, url);
+        let marker = unverified(url, params);
         self.call(marker, body)
     }
 
@@ -143,13 +145,19 @@ impl<S, R> Pending<S, R> {
     }
 
     /// Verifies against `keyring`, then calls the inner service or answers the rejection.
-    fn verify<B, ResBody>(self, keyring: &Keyring, body: Bytes, url: String) -> State<S, B, R>
+    fn verify<B, ResBody>(
+        self,
+        keyring: &Keyring,
+        body: Bytes,
+        url: String,
+        params: FormParams,
+    ) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
         R: OnRejection<ResBody>,
     {
         let Some(signature) = &self.signature else {
-            return self.skip(body, url);
+            return self.skip(body, url, params);
         };
         match verify_request(
             &self.shared.config,
@@ -158,6 +166,7 @@ impl<S, R> Pending<S, R> {
             signature,
             &body,
             url,
+            params,
         ) {
             Ok(marker) => self.call(marker, body),
             Err(rejection) => self.reject(rejection),
@@ -216,26 +225,32 @@ where
                     let shared = Arc::clone(&pending.shared);
                     match url {
                         Err(rejection) => pending.reject(rejection),
-                        Ok(url) if pending.signature.is_none() => pending.skip(body, url),
-                        Ok(url) => match &shared.config.keys {
-                            Keys::Static(keyring) => pending.verify(keyring, body, url),
-                            Keys::Resolver(resolver) => State::Resolving {
-                                lookup: resolver.keys_for(account_lookup(
-                                    &pending.parts,
-                                    &body,
-                                    &url,
-                                )),
-                                url,
-                                body,
-                                pending: Some(pending),
-                            },
-                        },
+                        Ok(url) => {
+                            let params = request_params(&pending.parts, &body);
+                            match &shared.config.keys {
+                                _ if pending.signature.is_none() => pending.skip(body, url, params),
+                                Keys::Static(keyring) => pending.verify(keyring, body, url, params),
+                                Keys::Resolver(resolver) => State::Resolving {
+                                    lookup: resolver.keys_for(account_lookup(
+                                        &pending.parts,
+                                        &params,
+                                        &body,
+                                        &url,
+                                    )),
+                                    url,
+                                    body,
+                                    params,
+                                    pending: Some(pending),
+                                },
+                            }
+                        }
                     }
                 }
                 StateProj::Resolving {
                     lookup,
                     url,
                     body,
+                    params,
                     pending,
                 } => {
                     let looked_up = ready!(lookup.as_mut().poll(cx));
@@ -243,9 +258,12 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match looked_up {
-                        Ok(keyring) => {
-                            pending.verify(&keyring, std::mem::take(body), std::mem::take(url))
-                        }
+                        Ok(keyring) => pending.verify(
+                            &keyring,
+                            std::mem::take(body),
+                            std::mem::take(url),
+                            std::mem::take(params),
+                        ),
                         Err(KeyLookupError::UnknownAccount) => {
                             pending.reject(Rejection::new(RejectionReason::UnknownAccount))
                         }

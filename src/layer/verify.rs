@@ -59,9 +59,10 @@ fn body_kind(parts: &Parts) -> BodyKind {
 }
 
 /// The request's Twilio parameters: the decoded form body, or the query of a GET (Twilio's
-/// GET webhooks carry them there); none for other bodies.
-fn params_of(parts: &Parts, kind: &BodyKind, body: &Bytes) -> FormParams {
-    match kind {
+/// GET webhooks carry them there); none for other bodies. Decoded once per request: the key
+/// resolver, the signature and the handler all use this.
+pub(crate) fn request_params(parts: &Parts, body: &Bytes) -> FormParams {
+    match body_kind(parts) {
         BodyKind::Form => FormParams::parse(body),
         BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
         BodyKind::Hashed => FormParams::default(),
@@ -77,8 +78,12 @@ pub(crate) fn public_url(config: &Config, parts: &Parts) -> Result<String, Rejec
 }
 
 /// What a key resolver is told about the request.
-pub(crate) fn account_lookup(parts: &Parts, body: &Bytes, url: &str) -> AccountLookup {
-    let params = params_of(parts, &body_kind(parts), body);
+pub(crate) fn account_lookup(
+    parts: &Parts,
+    params: &FormParams,
+    body: &Bytes,
+    url: &str,
+) -> AccountLookup {
     let home_region = parts
         .headers
         .get("x-home-region")
@@ -92,7 +97,8 @@ pub(crate) fn account_lookup(parts: &Parts, body: &Bytes, url: &str) -> AccountL
     }
 }
 
-/// Verifies a request whose public URL is `url` against `keyring`.
+/// Verifies a request whose public URL is `url` and whose [params](request_params) are
+/// `params` against `keyring`.
 pub(crate) fn verify_request(
     config: &Config,
     keyring: &Keyring,
@@ -100,6 +106,7 @@ pub(crate) fn verify_request(
     signature: &Signature,
     body: &Bytes,
     url: String,
+    params: FormParams,
 ) -> Result<VerifiedWebhook, Rejection> {
     let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
         None => None,
@@ -116,7 +123,6 @@ pub(crate) fn verify_request(
     })?;
 
     let kind = body_kind(parts);
-    let params = params_of(parts, &kind, body);
     // Only a form body's fields are appended to the URL; a GET's are in it already.
     let canonical = match kind {
         BodyKind::Form => params.canonical(),
@@ -174,8 +180,7 @@ pub(crate) fn verify_request(
 }
 
 /// The marker for a request passed on without verification (local development only).
-pub(crate) fn unverified(parts: &Parts, body: &Bytes, url: String) -> VerifiedWebhook {
-    let params = params_of(parts, &body_kind(parts), body);
+pub(crate) fn unverified(url: String, params: FormParams) -> VerifiedWebhook {
     VerifiedWebhook {
         key_id: KeyId::verification_skipped(),
         key_kind: KeyKind::VerificationSkipped,
