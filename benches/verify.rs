@@ -34,7 +34,8 @@ use support::{call, inner, Inner, Webhook};
 
 fn floor(c: &mut Criterion) {
     let webhook = Webhook::voice();
-    let canonical = FormParams::parse(webhook.body.as_bytes()).canonical();
+    let parsed = FormParams::parse(webhook.body.as_bytes());
+    let canonical = parsed.canonical();
     let url = webhook.url.as_bytes();
     let params = canonical.as_bytes();
     let token = webhook.auth_token.as_bytes();

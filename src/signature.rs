@@ -23,8 +23,8 @@
 //! assert!(!signature::verify(b"other_token", url, params, Algorithm::HmacSha1, &header));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
@@ -32,6 +32,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::form::FormParams;
 
 /// Standard alphabet; padding optional on input so a client that strips `=` is not
 /// refused for formatting alone (the bytes are what we compare).
@@ -158,7 +160,7 @@ impl SigningKey {
     /// let header = key.sign(Algorithm::HmacSha1, "https://example.com/test", &params);
     /// assert_eq!(header.len(), 28);
     /// ```
-    pub fn sign(&self, algorithm: Algorithm, url: &str, params: &CanonicalParams) -> String {
+    pub fn sign(&self, algorithm: Algorithm, url: &str, params: &CanonicalParams<'_>) -> String {
         let mac = self.mac(algorithm, url.as_bytes(), params.as_bytes());
         BASE64.encode(mac.as_slice())
     }
@@ -187,7 +189,8 @@ impl MacBytes {
 ///
 /// Keys in byte order, each key's distinct values in byte order, written `key` `value` with
 /// no separators. Sorting is by key first, then by value; never by `key + value`, so `Reason`
-/// still comes before `ReasonConferenceEnded`.
+/// still comes before `ReasonConferenceEnded`. [`FormParams::canonical`] borrows it from the
+/// decoded body, which is kept in this order.
 ///
 /// ```
 /// use tower_twilio::signature::CanonicalParams;
@@ -196,63 +199,49 @@ impl MacBytes {
 /// ]);
 /// assert_eq!(params.as_bytes(), b"CallSidCA1Digits1234Digits5678");
 /// ```
+///
+/// [`FormParams::canonical`]: crate::FormParams::canonical
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct CanonicalParams {
-    bytes: Vec<u8>,
+pub struct CanonicalParams<'a> {
+    bytes: Cow<'a, [u8]>,
 }
 
-impl CanonicalParams {
+impl CanonicalParams<'static> {
     /// No parameters: GET requests and non-form bodies sign the URL alone.
     pub const fn none() -> Self {
-        Self { bytes: Vec::new() }
+        Self {
+            bytes: Cow::Borrowed(&[]),
+        }
     }
 
     /// Sorts and de-duplicates decoded `(key, value)` pairs, in any order.
-    pub fn from_pairs<'a, I>(pairs: I) -> Self
+    pub fn from_pairs<'p, I>(pairs: I) -> Self
     where
-        I: IntoIterator<Item = (&'a str, &'a str)>,
+        I: IntoIterator<Item = (&'p str, &'p str)>,
     {
-        // Laid out as `FormParams` keeps its fields, so both share the fast path below.
-        let mut text = Vec::new();
-        let mut fields = Vec::new();
-        for (key, value) in pairs {
-            let start = text.len();
-            text.extend_from_slice(key.as_bytes());
-            let key_end = text.len();
-            text.extend_from_slice(value.as_bytes());
-            fields.push((start..key_end, key_end..text.len()));
+        FormParams::from_decoded(pairs).canonical().into_owned()
+    }
+}
+
+impl<'a> CanonicalParams<'a> {
+    /// Bytes already in Twilio's order.
+    pub(crate) fn borrowed(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes: Cow::Borrowed(bytes),
         }
-        Self::from_fields(&text, &fields)
     }
 
-    /// Sorts and de-duplicates fields stored as ranges into `text`, each value right after
-    /// its key (`value.start == key.end`), so that a pair is copied out as one slice.
-    pub(crate) fn from_fields(text: &[u8], fields: &[(Range<usize>, Range<usize>)]) -> Self {
-        // Up to 64 fields (Twilio sends about 30) are sorted on the stack, not the heap.
-        const ON_STACK: usize = 64;
-        let mut stack = [SortKey::default(); ON_STACK];
-        let mut heap = Vec::new();
-        let keys = if fields.len() <= ON_STACK {
-            &mut stack[..fields.len()]
-        } else {
-            heap.resize(fields.len(), SortKey::default());
-            &mut heap[..]
-        };
-        for (slot, (key, value)) in keys.iter_mut().zip(fields) {
-            debug_assert_eq!(key.end, value.start, "each value follows its key");
-            *slot = SortKey::new(text, key.clone(), value.end);
+    pub(crate) fn owned(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Cow::Owned(bytes),
         }
-        // A stable sort is not needed because equal pairs are skipped next.
-        keys.sort_unstable();
-        let mut bytes = Vec::with_capacity(text.len());
-        let mut last: Option<&SortKey<'_>> = None;
-        for key in keys.iter() {
-            if last != Some(key) {
-                bytes.extend_from_slice(key.pair);
-                last = Some(key);
-            }
+    }
+
+    /// The same bytes, owned.
+    pub fn into_owned(self) -> CanonicalParams<'static> {
+        CanonicalParams {
+            bytes: Cow::Owned(self.bytes.into_owned()),
         }
-        Self { bytes }
     }
 
     /// The bytes appended to the URL before MACing.
@@ -261,49 +250,7 @@ impl CanonicalParams {
     }
 }
 
-/// One pair in Twilio's order: key bytes first, then value bytes.
-///
-/// `pair` is the key followed by its value, so ordering by `(key, pair)` is ordering by
-/// `(key, value)`. The key's first eight bytes are also kept as one big-endian integer and
-/// compared first: Twilio's keys almost always differ there, so most comparisons are one
-/// integer compare instead of a call to `memcmp` (sorting slices took 3x the HMAC). The
-/// integer is zero-padded, which agrees with byte order: keys that tie on it are decided by
-/// their bytes.
-#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct SortKey<'a> {
-    prefix: u64,
-    key: &'a [u8],
-    pair: &'a [u8],
-}
-
-impl<'a> SortKey<'a> {
-    /// The pair whose key is `text[key]` and whose value ends at `pair_end`.
-    fn new(text: &'a [u8], key: Range<usize>, pair_end: usize) -> Self {
-        // One eight-byte load when the buffer has them (no call to `memcpy`), with the bytes
-        // past the key then cleared.
-        let word = match text.get(key.start..key.start + 8) {
-            Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("eight bytes")),
-            None => {
-                let mut bytes = [0; 8];
-                let tail = &text[key.start..];
-                bytes[..tail.len()].copy_from_slice(tail);
-                u64::from_be_bytes(bytes)
-            }
-        };
-        let prefix = match key.len() {
-            0 => 0,
-            n @ 1..8 => word & !(u64::MAX >> (8 * n)),
-            _ => word,
-        };
-        Self {
-            prefix,
-            key: &text[key.clone()],
-            pair: &text[key.start..pair_end],
-        }
-    }
-}
-
-impl fmt::Debug for CanonicalParams {
+impl fmt::Debug for CanonicalParams<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CanonicalParams")
             .field(&String::from_utf8_lossy(&self.bytes))
@@ -400,7 +347,7 @@ impl Signature {
         key: &SigningKey,
         algorithm: Algorithm,
         url: &str,
-        params: &CanonicalParams,
+        params: &CanonicalParams<'_>,
     ) -> bool {
         if self.mac.len != algorithm.mac_len() {
             return false;

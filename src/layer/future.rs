@@ -14,9 +14,10 @@ use tower_service::Service;
 use super::body::BodyBuffer;
 use super::layer::Shared;
 use super::service::reject;
-use super::verify::{account_lookup, public_url, request_params, unverified, verify_request};
+use super::verify::{
+    account_lookup, public_url, request_params, unverified, verify_request, RequestParams,
+};
 use super::Keys;
-use crate::form::FormParams;
 use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::signature::Signature;
@@ -50,7 +51,7 @@ pin_project! {
             lookup: BoxFuture<Result<Keyring, KeyLookupError>>,
             url: String,
             body: Bytes,
-            params: FormParams,
+            params: RequestParams,
             pending: Option<Pending<S, R>>,
         },
         Calling {
@@ -119,7 +120,7 @@ impl<S, R> Pending<S, R> {
     }
 
     /// Passes the request on unverified (local development only).
-    fn skip<B, ResBody>(self, body: Bytes, url: String, params: FormParams) -> State<S, B, R>
+    fn skip<B, ResBody>(self, body: Bytes, url: String, params: RequestParams) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
     {
@@ -129,7 +130,7 @@ impl<S, R> Pending<S, R> {
             path = self.parts.uri.path(),
             "Twilio signature NOT verified: verification is switched off"
         );
-        let marker = unverified(url, params);
+        let marker = unverified(url, params.decoded);
         self.call(marker, body)
     }
 
@@ -150,7 +151,7 @@ impl<S, R> Pending<S, R> {
         keyring: &Keyring,
         body: Bytes,
         url: String,
-        params: FormParams,
+        params: RequestParams,
     ) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
@@ -233,7 +234,7 @@ where
                                 Keys::Resolver(resolver) => State::Resolving {
                                     lookup: resolver.keys_for(account_lookup(
                                         &pending.parts,
-                                        &params,
+                                        &params.decoded,
                                         &body,
                                         &url,
                                     )),

@@ -32,12 +32,14 @@ pub(crate) fn read_signature(parts: &Parts) -> Result<Signature, RejectionReason
 }
 
 /// What the body contributes to the string to sign.
-enum BodyKind {
+#[derive(Clone, Copy, Default)]
+pub(crate) enum BodyKind {
     /// `application/x-www-form-urlencoded`: the decoded fields.
     Form,
     /// GET and HEAD: nothing; the query is already in the URL.
     None,
     /// Anything else: nothing, and the URL's `bodySHA256` must be the body's hash.
+    #[default]
     Hashed,
 }
 
@@ -58,15 +60,24 @@ fn body_kind(parts: &Parts) -> BodyKind {
     }
 }
 
+/// A request's Twilio parameters and what its body contributes to the string to sign.
+#[derive(Default)]
+pub(crate) struct RequestParams {
+    pub(crate) kind: BodyKind,
+    pub(crate) decoded: FormParams,
+}
+
 /// The request's Twilio parameters: the decoded form body, or the query of a GET (Twilio's
 /// GET webhooks carry them there); none for other bodies. Decoded once per request: the key
 /// resolver, the signature and the handler all use this.
-pub(crate) fn request_params(parts: &Parts, body: &Bytes) -> FormParams {
-    match body_kind(parts) {
+pub(crate) fn request_params(parts: &Parts, body: &Bytes) -> RequestParams {
+    let kind = body_kind(parts);
+    let decoded = match kind {
         BodyKind::Form => FormParams::parse(body),
         BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
         BodyKind::Hashed => FormParams::default(),
-    }
+    };
+    RequestParams { kind, decoded }
 }
 
 /// Rebuilds the public URL of a request (before variants).
@@ -106,7 +117,7 @@ pub(crate) fn verify_request(
     signature: &Signature,
     body: &Bytes,
     url: String,
-    params: FormParams,
+    params: RequestParams,
 ) -> Result<VerifiedWebhook, Rejection> {
     let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
         None => None,
@@ -122,10 +133,10 @@ pub(crate) fn verify_request(
         }
     })?;
 
-    let kind = body_kind(parts);
+    let RequestParams { kind, decoded } = params;
     // Only a form body's fields are appended to the URL; a GET's are in it already.
     let canonical = match kind {
-        BodyKind::Form => params.canonical(),
+        BodyKind::Form => decoded.canonical(),
         BodyKind::None | BodyKind::Hashed => CanonicalParams::none(),
     };
     if matches!(kind, BodyKind::Hashed) && body_sha256_values(&url).next().is_none() {
@@ -175,7 +186,7 @@ pub(crate) fn verify_request(
         key_kind: selection.kind,
         algorithm: selection.algorithm,
         url,
-        params,
+        params: decoded,
     })
 }
 
