@@ -131,7 +131,11 @@ fn main() {
         || (),
         |()| form_urlencoded::parse(body).collect::<Vec<(Cow<'_, str>, Cow<'_, str>)>>(),
     );
-    count("canonical() (sort)", || (), |()| parsed.canonical());
+    count(
+        "canonical() (borrowed, already sorted)",
+        || (),
+        |()| parsed.canonical(),
+    );
     let canonical = parsed.canonical();
     count(
         "Signature::from_base64 + matches",

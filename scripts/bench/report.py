@@ -62,7 +62,7 @@ def main():
         ("floor/hmac_sha1_prepared_key", "HMAC-SHA1, prepared key (`SigningKey`)"),
         ("steps/parse_form_params", "`FormParams::parse`"),
         ("steps/parse_form_urlencoded", "`form_urlencoded::parse` into `Vec<(Cow, Cow)>`"),
-        ("steps/canonical_sort", "`canonical()` (sort + concatenate)"),
+        ("steps/canonical_sort", "`canonical()` (borrowed: parse already sorted)"),
         ("steps/base64_decode", "`Signature::from_base64`"),
         ("steps/mac_and_compare", "`matches` (HMAC + constant-time compare)"),
         ("steps/base64_decode_mac_and_compare", "`from_base64` + `matches`"),
