@@ -591,10 +591,19 @@ mod tests {
     }
 
     #[test]
-    fn counts_past_the_byte_sized_counters() {
-        let body = "a&".repeat(3000);
-        assert_eq!(count(body.as_bytes(), b'&'), 3000);
-        assert_eq!(FormParams::parse(body.as_bytes()).len(), 3000);
+    fn long_bodies_use_the_heap_buffers() {
+        // Over 64 fields and over 2 KiB: the sort keys and the masks leave the stack.
+        let body: String = (0..3000)
+            .map(|i| format!("k{:05}=%2B{i}&", 3000 - i))
+            .collect();
+        let params = FormParams::parse_plain_keys(body.as_bytes()).expect("plain keys");
+        assert_eq!(params.len(), 3000);
+        assert_eq!(params.get("k00001"), Some("+2999"));
+        assert_eq!(pairs(body.as_bytes()), reference(body.as_bytes()));
+        assert!(params
+            .canonical()
+            .as_bytes()
+            .starts_with(b"k00001+2999k00002+2998"));
     }
 
     // The block decoder and the prefix sort are checked against the obvious versions on
