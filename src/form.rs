@@ -60,28 +60,16 @@ impl FormParams {
     ///
     /// [`parse_any`]: FormParams::parse_any
     fn parse_plain_keys(body: &[u8]) -> Option<Self> {
-        let mut stack = [Masks::default(); 32];
-        let mut heap = Vec::new();
-        let masks = if body.len() <= 64 * stack.len() {
-            &mut stack[..body.len().div_ceil(64)]
-        } else {
-            heap.resize(body.len().div_ceil(64), Masks::default());
-            &mut heap[..]
-        };
+        let (mut stack, mut heap) = ([Masks::default(); 32], Vec::new());
+        let masks = scratch(&mut stack, &mut heap, body.len().div_ceil(64));
         let non_ascii = scan(body, masks);
         let mut fields = split_fields(body, masks);
         // The sort keys carry the field's index in their low 16 bits.
         if fields.len() > 1 << 16 {
             return None;
         }
-        let mut stack = [0u128; 64];
-        let mut heap = Vec::new();
-        let order = if fields.len() <= stack.len() {
-            &mut stack[..fields.len()]
-        } else {
-            heap.resize(fields.len(), 0);
-            &mut heap[..]
-        };
+        let (mut stack, mut heap) = ([0u128; 64], Vec::new());
+        let order = scratch(&mut stack, &mut heap, fields.len());
         for (index, (slot, field)) in order.iter_mut().zip(&fields).enumerate() {
             if any_escape(masks, field.key, field.value) {
                 return None;
@@ -223,6 +211,21 @@ impl Eq for FormParams {}
 impl fmt::Debug for FormParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// `len` elements of working memory: on the stack when they fit (Twilio's bodies always
+/// do), else on the heap.
+fn scratch<'a, T: Copy + Default, const N: usize>(
+    stack: &'a mut [T; N],
+    heap: &'a mut Vec<T>,
+    len: usize,
+) -> &'a mut [T] {
+    if len <= N {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, T::default());
+        heap
     }
 }
 
