@@ -1,5 +1,7 @@
 //! Axum extractors for verified requests.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -57,7 +59,8 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// messaging fields by name, and every field through [`Deref`](std::ops::Deref) to
 /// [`FormParams`].
 ///
-/// Cheaper than axum's `Form`, which would decode the body a second time. For a GET, the
+/// Cheaper than axum's `Form`, which would decode the body a second time, and shared with the
+/// layer's proof rather than copied from it. For a GET, the
 /// query's parameters; empty for JSON bodies. Answers 500 when the layer is missing, like
 /// [`VerifiedWebhook`].
 ///
@@ -69,8 +72,23 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/sms", axum::routing::post(sms));
 /// ```
+///
+/// Handlers can be tested without the layer by building one from decoded parameters:
+///
+/// ```
+/// use tower_twilio::{extract::TwilioParams, FormParams};
+///
+/// let params: TwilioParams = FormParams::parse(b"From=%2B14158675309").into();
+/// assert_eq!(params.from(), Some("+14158675309"));
+/// ```
 #[derive(Clone, Debug, Default)]
-pub struct TwilioParams(pub FormParams);
+pub struct TwilioParams(Arc<FormParams>);
+
+impl From<FormParams> for TwilioParams {
+    fn from(params: FormParams) -> Self {
+        Self(Arc::new(params))
+    }
+}
 
 impl TwilioParams {
     /// `AccountSid`: the account (or subaccount) the webhook is for.
@@ -131,6 +149,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TwilioParams {
     type Rejection = MissingVerification;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        marker(parts).map(|webhook| Self(webhook.params.clone()))
+        // The layer's decoding, shared: nothing is copied.
+        marker(parts).map(|webhook| Self(Arc::clone(&webhook.params)))
     }
 }

@@ -1,5 +1,7 @@
 //! The proof of verification the layer leaves in the request's extensions.
 
+use std::sync::Arc;
+
 use crate::form::FormParams;
 use crate::keys::{KeyId, KeyKind};
 use crate::signature::Algorithm;
@@ -27,7 +29,8 @@ pub struct VerifiedWebhook {
     pub(crate) key_kind: KeyKind,
     pub(crate) algorithm: Algorithm,
     pub(crate) url: String,
-    pub(crate) params: FormParams,
+    /// Shared, so that extracting the parameters copies nothing.
+    pub(crate) params: Arc<FormParams>,
 }
 
 impl VerifiedWebhook {

@@ -1,5 +1,7 @@
 //! One request, verified: request parts and body in, proof or rejection out.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
@@ -186,7 +188,7 @@ pub(crate) fn verify_request(
         key_kind: selection.kind,
         algorithm: selection.algorithm,
         url,
-        params: decoded,
+        params: Arc::new(decoded),
     })
 }
 
@@ -197,6 +199,6 @@ pub(crate) fn unverified(url: String, params: FormParams) -> VerifiedWebhook {
         key_kind: KeyKind::VerificationSkipped,
         algorithm: Algorithm::HmacSha1,
         url,
-        params,
+        params: Arc::new(params),
     }
 }
