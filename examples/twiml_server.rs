@@ -379,7 +379,7 @@ async fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
-    let settings = match Settings::from_env() {
+    let mut settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(message) => {
             eprintln!("twiml_server: configuration error: {message}");
@@ -406,9 +406,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // With port 0 the system picks the port: from here on, the address really listened on.
+    if let Ok(local) = listener.local_addr() {
+        settings.bind = local;
+    }
+    let local = settings.bind;
     let app = app(&settings);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let local = listener.local_addr().map_or(settings.bind, |addr| addr);
     tracing::info!(
         keys = ?settings.keyring,
         public_url = %settings.public_url_for("/voice"),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{example_binary, free_port, ExampleServer as Server};
+use common::{example_binary, ExampleServer as Server};
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -199,9 +199,7 @@ async fn demo_mode_prints_working_curl_commands_and_no_real_token() {
 
 fn run_to_exit(env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(example_binary());
-    command
-        .env_clear()
-        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()));
+    command.env_clear().env("BIND_ADDR", "127.0.0.1:0");
     for (name, value) in env {
         command.env(name, value);
     }

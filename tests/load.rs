@@ -82,7 +82,10 @@ async fn blast(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_signed_and_ten_thousand_forged_requests() {
     // Rejections log at warn; keep the log quiet so it measures the layer, not the logger.
-    let server = ExampleServer::start(&[("TWILIO_AUTH_TOKEN", TOKEN), ("RUST_LOG", "error")]);
+    let server = ExampleServer::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("RUST_LOG", "error,twiml_server=info"),
+    ]);
     let pid = server.child.id();
     // Warm up: connections, buffers and the allocator reach their working size.
     let warm = blast(&server, TOKEN, 5_000).await;

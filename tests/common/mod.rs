@@ -164,14 +164,6 @@ pub fn example(name: &str) -> PathBuf {
     binary
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The example server, running; killed when dropped.
 pub struct ExampleServer {
     pub child: Child,
@@ -180,46 +172,56 @@ pub struct ExampleServer {
 }
 
 impl ExampleServer {
+    /// Starts the example on a port the system picks (`BIND_ADDR=127.0.0.1:0`, unless `env`
+    /// says otherwise) and waits for it to say where it listens: no port is chosen in
+    /// advance, so parallel tests cannot race for one. The example must log at `info` for
+    /// its own target (`RUST_LOG=error,twiml_server=info` keeps only that line).
     pub fn start(env: &[(&str, &str)]) -> Self {
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let stdout_path = std::env::temp_dir().join(format!(
             "twiml_server-{}-{}.out",
             std::process::id(),
-            addr.port()
+            STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let stdout = std::fs::File::create(&stdout_path).unwrap();
         let mut command = Command::new(example_binary());
         command
             .env_clear()
-            .env("BIND_ADDR", addr.to_string())
+            .env("BIND_ADDR", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stdout(stdout)
             .stderr(Stdio::null());
         for (name, value) in env {
             command.env(name, value);
         }
-        let child = command.spawn().unwrap();
-        let mut server = Self {
+        let mut child = command.spawn().unwrap();
+        let addr = Self::wait_listening(&mut child, &stdout_path);
+        Self {
             child,
             addr,
             stdout_path,
-        };
-        server.wait_ready();
-        server
+        }
     }
 
-    fn wait_ready(&mut self) {
+    /// The address from the example's "listening on" line, once it is written.
+    fn wait_listening(child: &mut Child, stdout_path: &std::path::Path) -> SocketAddr {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the example exited early with {status}: {}", self.stdout());
+            let stdout = std::fs::read_to_string(stdout_path).unwrap_or_default();
+            let listening = stdout
+                .split_once("listening on ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .and_then(|url| url.split_once("://"))
+                .and_then(|(_, addr)| addr.parse().ok());
+            if let Some(addr) = listening {
+                return addr;
             }
-            if std::net::TcpStream::connect(self.addr).is_ok() {
-                return;
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the example exited early with {status}: {stdout}");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("the example did not start listening on {}", self.addr);
+        panic!("the example did not say where it listens");
     }
 
     pub fn stdout(&self) -> String {
