@@ -343,6 +343,26 @@ async fn marker_extractor_without_the_layer_is_a_500() {
 }
 
 #[tokio::test]
+async fn twilio_params_share_the_markers_decoding_without_copying_it() {
+    use tower_twilio::extract::TwilioParams;
+    let app = Router::new()
+        .route(
+            "/voice",
+            post(
+                |webhook: VerifiedWebhook, first: TwilioParams, second: TwilioParams| async move {
+                    // The same decoded fields, not copies of them.
+                    let shared =
+                        std::ptr::eq(webhook.params(), &*first) && std::ptr::eq(&*first, &*second);
+                    format!("{shared} {}", first.call_sid().unwrap())
+                },
+            ),
+        )
+        .layer(layer());
+    let request = testing::form_request(TOKEN, "http://example.com/voice", &[("CallSid", "CA1")]);
+    assert_eq!(send(app, request).await.1, "true CA1");
+}
+
+#[tokio::test]
 async fn twilio_params_extractor_reuses_the_layers_decoding() {
     use tower_twilio::extract::TwilioParams;
     let app = Router::new()
