@@ -108,7 +108,11 @@ impl FormParams {
         let mut out = vec![0u8; body.len() + COPY_WIDTH];
         let mut written = 0;
         let mut high = 0;
+        // Neighbours that differ only in the index bits tie on the prefix.
+        let (mut ties, mut previous) = (false, order.first().map_or(0, |&first| !first));
         for &sort_key in order.iter() {
+            ties |= (sort_key ^ previous) < 1 << 16;
+            previous = sort_key;
             let raw = fields[usize::from(sort_key as u16)];
             let key = written;
             written = copy(body, raw.key, raw.value, &mut out, written);
@@ -122,8 +126,6 @@ impl FormParams {
             };
         }
         out.truncate(written);
-        // Neighbours that differ only in the index bits tie on the prefix.
-        let ties = order.windows(2).any(|pair| pair[0] ^ pair[1] < 1 << 16);
         let repeats = ties && order_ties(&mut out, &mut fields, order);
 
         // Each key and value must be UTF-8 on its own, as `form_urlencoded` decodes them, not
