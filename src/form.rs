@@ -101,32 +101,35 @@ impl FormParams {
             }
             start = end + 1;
         }
-        let order = &mut order[..fields.len()];
-        order.sort_unstable();
+        let prefixes = &order[..fields.len()];
+        let (mut stack, mut heap) = ([0u16; 64], Vec::new());
+        let ranked = scratch(&mut stack, &mut heap, fields.len());
+        rank(prefixes, ranked);
 
         // Fixed-width copies may write up to `COPY_WIDTH` bytes past the decoded length.
         let mut out = vec![0u8; body.len() + COPY_WIDTH];
         let mut written = 0;
         let mut high = 0;
         // Neighbours that differ only in the index bits tie on the prefix.
-        let (mut ties, mut previous) = (false, order.first().map_or(0, |&first| !first));
-        for &sort_key in order.iter() {
-            ties |= (sort_key ^ previous) < 1 << 16;
-            previous = sort_key;
-            let raw = fields[usize::from(sort_key as u16)];
+        let (mut ties, mut previous) = (false, prefixes.first().map_or(0, |&first| !first));
+        for &index in ranked.iter() {
+            let index = usize::from(index);
+            ties |= (prefixes[index] ^ previous) < 1 << 16;
+            previous = prefixes[index];
+            let raw = fields[index];
             let key = written;
             written = copy(body, raw.key, raw.value, &mut out, written);
             let value = written;
             let from = (raw.value + 1).min(raw.end);
             (written, high) = decode(body, masks, from, raw.end, &mut out, (written, high));
-            fields[usize::from(sort_key as u16)] = Field {
+            fields[index] = Field {
                 key,
                 value,
                 end: written,
             };
         }
         out.truncate(written);
-        let repeats = ties && order_ties(&mut out, &mut fields, order);
+        let repeats = ties && order_ties(&mut out, &mut fields, ranked, prefixes);
 
         // Each key and value must be UTF-8 on its own, as `form_urlencoded` decodes them, not
         // only the buffer as a whole: `%C3=%A9` is an `é` split between a key and its value.
@@ -390,6 +393,38 @@ fn key_prefix(body: &[u8], start: usize, end: usize) -> u128 {
     u128::from_be_bytes(load(body, start)) & KEPT[(end - start).min(PREFIX_LEN)]
 }
 
+/// Writes to `ranked` the field indices in the order of their keys' [prefixes]
+/// (`prefixes[i]` is field `i`'s, with `i` in the low 16 bits).
+///
+/// Sorting 64-bit integers takes half the time of sorting 128-bit ones. Up to 64 fields,
+/// the prefixes are sorted on their first seven bytes with the index in the eighth, then
+/// each run that shares those seven bytes (`CalledCity`, `CalledCountry`) on all of them.
+///
+/// [prefixes]: key_prefix
+fn rank(prefixes: &[u128], ranked: &mut [u16]) {
+    let mut short = [0u64; 64];
+    let Some(short) = short.get_mut(..prefixes.len()) else {
+        let mut sorted = prefixes.to_vec();
+        sorted.sort_unstable();
+        for (rank, key) in ranked.iter_mut().zip(sorted) {
+            *rank = key as u16;
+        }
+        return;
+    };
+    for (short, &prefix) in short.iter_mut().zip(prefixes) {
+        *short = (prefix >> 64) as u64 & !0xff | u64::from(prefix as u8);
+    }
+    short.sort_unstable();
+    for run in short.chunk_by_mut(|a, b| (a ^ b) >> 8 == 0) {
+        if run.len() > 1 {
+            run.sort_unstable_by_key(|&short| prefixes[usize::from(short as u8)]);
+        }
+    }
+    for (rank, &short) in ranked.iter_mut().zip(short.iter()) {
+        *rank = u16::from(short as u8);
+    }
+}
+
 /// `KEPT[n]` keeps the first `n` bytes of a big-endian `u128` (a load, where a shift by a
 /// variable amount is a dozen instructions on a `u128`).
 const KEPT: [u128; PREFIX_LEN + 1] = {
@@ -484,13 +519,14 @@ const HEX: [u8; 256] = {
 ///
 /// Pairs that tie are next to each other in `out`, so each run is sorted within its own
 /// stretch of the buffer. Ties are rare: a repeated key, or keys that share 14 bytes.
-fn order_ties(out: &mut [u8], fields: &mut [Field], order: &[u128]) -> bool {
+fn order_ties(out: &mut [u8], fields: &mut [Field], ranked: &[u16], prefixes: &[u128]) -> bool {
     let mut repeats = false;
-    for run in order.chunk_by(|a, b| a >> 16 == b >> 16) {
+    let prefix = |index: &u16| prefixes[usize::from(*index)] >> 16;
+    for run in ranked.chunk_by(|a, b| prefix(a) == prefix(b)) {
         if run.len() < 2 {
             continue;
         }
-        let indices: Vec<usize> = run.iter().map(|&k| usize::from(k as u16)).collect();
+        let indices: Vec<usize> = run.iter().map(|&index| usize::from(index)).collect();
         let start = fields[indices[0]].key;
         let end = fields[indices[indices.len() - 1]].end;
         let stretch = out[start..end].to_vec();
@@ -696,18 +732,34 @@ mod tests {
         fn canonical_agrees_with_sorting_the_pairs(
             body in "([ab%+=\\x00]{0,16}(=[ab=+]{0,3})?&){0,80}"
         ) {
-            let params = FormParams::parse(body.as_bytes());
-            let mut pairs: Vec<(&str, &str)> = params.iter().collect();
-            pairs.sort_unstable();
-            pairs.dedup();
-            let expected: Vec<u8> = pairs
-                .iter()
-                .flat_map(|&(k, v)| [k.as_bytes(), v.as_bytes()])
-                .flatten()
-                .copied()
-                .collect();
-            let canonical = params.canonical();
-            proptest::prop_assert_eq!(canonical.as_bytes(), &expected[..]);
+            assert_canonical_is_sorted(&body)?;
         }
+
+        #[test]
+        fn fast_path_canonical_agrees_with_sorting_the_pairs(
+            // Plain keys from few letters: ties on 7 and on 14 bytes are common, and the
+            // field count crosses the 64 that the short sort takes.
+            body in "([abA\\x00]{0,18}(=[xy+]{0,3}|=%41)?&){0,90}"
+        ) {
+            proptest::prop_assert!(FormParams::parse_plain_keys(body.as_bytes()).is_some());
+            assert_canonical_is_sorted(&body)?;
+        }
+    }
+
+    /// The canonical string of `body` is its pairs sorted, each repeat once, concatenated.
+    fn assert_canonical_is_sorted(body: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let params = FormParams::parse(body.as_bytes());
+        let mut pairs: Vec<(&str, &str)> = params.iter().collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let expected: Vec<u8> = pairs
+            .iter()
+            .flat_map(|&(k, v)| [k.as_bytes(), v.as_bytes()])
+            .flatten()
+            .copied()
+            .collect();
+        let canonical = params.canonical();
+        proptest::prop_assert_eq!(canonical.as_bytes(), &expected[..]);
+        Ok(())
     }
 }
