@@ -12,7 +12,7 @@
 //! | `TWILIO_AUTH_TOKEN` | demo token | the primary Auth Token |
 //! | `TWILIO_SECONDARY_AUTH_TOKEN` | none | a second Auth Token, during rotation |
 //! | `TWILIO_WEBHOOK_SHARED_KEYS` | none | shared keys, `id=secret,id=secret` |
-//! | `BIND_ADDR` | `127.0.0.1:3000` | where to listen |
+//! | `BIND_ADDR` | `127.0.0.1:3000` | where to listen (port 0: any free port, named in the log) |
 //! | `PUBLIC_URL` | none | the base URL Twilio calls, e.g. `https://hooks.example.com/twilio` |
 //! | `TRUSTED_PROXIES` | none | IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
 //! | `WEBHOOK_BASIC_AUTH` | none | `user:password` required with HTTP Basic or Digest |
