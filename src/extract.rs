@@ -60,9 +60,8 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// [`FormParams`].
 ///
 /// Cheaper than axum's `Form`, which would decode the body a second time, and shared with the
-/// layer's proof rather than copied from it. For a GET, the
-/// query's parameters; empty for JSON bodies. Answers 500 when the layer is missing, like
-/// [`VerifiedWebhook`].
+/// layer's proof rather than copied from it. For a GET, the query's parameters; empty for
+/// JSON bodies. Answers 500 when the layer is missing, like [`VerifiedWebhook`].
 ///
 /// ```
 /// use tower_twilio::extract::TwilioParams;
