@@ -86,13 +86,13 @@ impl FormParams {
         positions(masks, |m| m.key_ends, key_ends, body.len());
 
         let (mut stack, mut heap) = ([0u128; 64], Vec::new());
-        let order = scratch(&mut stack, &mut heap, ampersands + 1);
+        let prefixes = scratch(&mut stack, &mut heap, ampersands + 1);
         let mut fields = Vec::with_capacity(ampersands + 1);
         let mut start = 0;
         for (&key_end, &end) in key_ends.iter().zip(ends.iter()) {
             // Empty segments (`&&`) are no field.
             if end > start {
-                order[fields.len()] = key_prefix(body, start, key_end) | fields.len() as u128;
+                prefixes[fields.len()] = key_prefix(body, start, key_end) | fields.len() as u128;
                 fields.push(Field {
                     key: start,
                     value: key_end,
@@ -101,7 +101,7 @@ impl FormParams {
             }
             start = end + 1;
         }
-        let prefixes = &order[..fields.len()];
+        let prefixes = &prefixes[..fields.len()];
         let (mut stack, mut heap) = ([0u16; 64], Vec::new());
         let ranked = scratch(&mut stack, &mut heap, fields.len());
         rank(prefixes, ranked);
@@ -110,11 +110,10 @@ impl FormParams {
         let mut out = vec![0u8; body.len() + COPY_WIDTH];
         let mut written = 0;
         let mut high = 0;
-        // Neighbours that differ only in the index bits tie on the prefix.
         let (mut ties, mut previous) = (false, prefixes.first().map_or(0, |&first| !first));
         for &index in ranked.iter() {
             let index = usize::from(index);
-            ties |= (prefixes[index] ^ previous) < 1 << 16;
+            ties |= same_prefix(prefixes[index], previous);
             previous = prefixes[index];
             let raw = fields[index];
             let key = written;
@@ -425,6 +424,11 @@ fn rank(prefixes: &[u128], ranked: &mut [u16]) {
     }
 }
 
+/// Whether two keys of [`key_prefix`] tie: equal but for the index in their low 16 bits.
+fn same_prefix(a: u128, b: u128) -> bool {
+    (a ^ b) >> 16 == 0
+}
+
 /// `KEPT[n]` keeps the first `n` bytes of a big-endian `u128` (a load, where a shift by a
 /// variable amount is a dozen instructions on a `u128`).
 const KEPT: [u128; PREFIX_LEN + 1] = {
@@ -521,8 +525,8 @@ const HEX: [u8; 256] = {
 /// stretch of the buffer. Ties are rare: a repeated key, or keys that share 14 bytes.
 fn order_ties(out: &mut [u8], fields: &mut [Field], ranked: &[u16], prefixes: &[u128]) -> bool {
     let mut repeats = false;
-    let prefix = |index: &u16| prefixes[usize::from(*index)] >> 16;
-    for run in ranked.chunk_by(|a, b| prefix(a) == prefix(b)) {
+    let prefix = |index: &u16| prefixes[usize::from(*index)];
+    for run in ranked.chunk_by(|a, b| same_prefix(prefix(a), prefix(b))) {
         if run.len() < 2 {
             continue;
         }
