@@ -9,7 +9,9 @@
 //! * `floor`: one HMAC-SHA1 over URL + canonical params, with the key schedule per call and
 //!   with a prepared key (what `SigningKey` keeps);
 //! * `steps`: each step of verification alone, and `form_urlencoded` on the same body;
-//! * `verify`: decode + sort + base64 decode + MAC + compare, valid and invalid signature;
+//! * `verify`: decode + sort + base64 decode + MAC + compare, valid and invalid signature, as
+//!   the layer does it (the MAC absorbs the canonical string while the body is decoded) and
+//!   in two steps (decode, then MAC);
 //! * `layer`: one request through `TwilioWebhookLayer` around a `service_fn`, and the bare
 //!   `service_fn` for reference;
 //! * `scaling_size`, `scaling_params`: `verify` against body size and field count.
@@ -116,6 +118,17 @@ fn verify(c: &mut Criterion) {
         b.iter(|| {
             let ok = webhook.verify(&key, black_box(&webhook.bad_signature));
             assert!(!ok);
+        })
+    });
+    group.bench_function("valid_in_two_steps", |b| {
+        b.iter(|| {
+            let ok = support::verify_in_two_steps(
+                &key,
+                &webhook.url,
+                webhook.body.as_bytes(),
+                black_box(&webhook.signature),
+            );
+            assert!(ok);
         })
     });
     group.finish();

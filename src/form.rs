@@ -51,7 +51,20 @@ struct Field {
 impl FormParams {
     /// Decodes a form body.
     pub fn parse(body: &[u8]) -> Self {
-        Self::parse_plain_keys(body).unwrap_or_else(|| Self::parse_any(body))
+        Self::parse_plain_keys(body, |_| {}).unwrap_or_else(|| Self::parse_any(body))
+    }
+
+    /// Decodes a form body, showing `progress` the decoded text each time it grows by a
+    /// field, while that text is the start of the [canonical](FormParams::canonical)
+    /// string (a MAC can then absorb it while the rest is decoded).
+    ///
+    /// The flag is whether everything `progress` was shown is the start of the canonical
+    /// string; when it is not, `progress` saw a false start and its work must be redone.
+    pub(crate) fn parse_with_progress(body: &[u8], progress: impl FnMut(&[u8])) -> (Self, bool) {
+        match Self::parse_plain_keys(body, progress) {
+            Some(params) => (params, true),
+            None => (Self::parse_any(body), false),
+        }
     }
 
     /// The fast path, for bodies whose keys have no escapes (Twilio's never do) and decode
@@ -59,7 +72,7 @@ impl FormParams {
     /// straight into their sorted places. `None` sends the body to [`parse_any`].
     ///
     /// [`parse_any`]: FormParams::parse_any
-    fn parse_plain_keys(body: &[u8]) -> Option<Self> {
+    fn parse_plain_keys(body: &[u8], mut progress: impl FnMut(&[u8])) -> Option<Self> {
         let (mut stack, mut heap) = ([Masks::default(); 32], Vec::new());
         // One word more than the body fills, read by `escapes_at` past the last byte.
         let masks = scratch(&mut stack, &mut heap, body.len() / 64 + 2);
@@ -104,17 +117,16 @@ impl FormParams {
         let prefixes = &prefixes[..fields.len()];
         let (mut stack, mut heap) = ([0u16; 64], Vec::new());
         let ranked = scratch(&mut stack, &mut heap, fields.len());
-        rank(prefixes, ranked);
+        let ties = rank(prefixes, ranked);
 
         // Fixed-width copies may write up to `COPY_WIDTH` bytes past the decoded length.
         let mut out = vec![0u8; body.len() + COPY_WIDTH];
         let mut written = 0;
         let mut high = 0;
-        let (mut ties, mut previous) = (false, prefixes.first().map_or(0, |&first| !first));
+        // Keys that tie on the prefix are put in order only once all are decoded; until
+        // then the text is not the canonical string, and `progress` is not shown it.
         for &index in ranked.iter() {
             let index = usize::from(index);
-            ties |= same_prefix(prefixes[index], previous);
-            previous = prefixes[index];
             let raw = fields[index];
             let key = written;
             written = copy(body, raw.key, raw.value, &mut out, written);
@@ -126,6 +138,9 @@ impl FormParams {
                 value,
                 end: written,
             };
+            if !ties {
+                progress(&out[..written]);
+            }
         }
         out.truncate(written);
         let repeats = ties && order_ties(&mut out, &mut fields, ranked, prefixes);
@@ -298,6 +313,8 @@ struct Masks {
 ///
 /// Sixteen bytes a compare: whole blocks are read without bounds checks, the last one from
 /// a zero-padded copy (zero is no special byte).
+// Inlined into both instances of the decoder (with and without a MAC), as it is into one.
+#[inline(always)]
 fn scan(body: &[u8], masks: &mut [Masks]) -> (bool, bool) {
     let mut high = 0;
     let mut block_masks = |block: &[u8; 64]| {
@@ -399,29 +416,41 @@ fn key_prefix(body: &[u8], start: usize, end: usize) -> u128 {
 /// the prefixes are sorted on their first seven bytes with the index in the eighth, then
 /// each run that shares those seven bytes (`CalledCity`, `CalledCountry`) on all of them.
 ///
+/// Returns whether two keys tie on their prefixes ([`same_prefix`]).
+///
 /// [prefixes]: key_prefix
-fn rank(prefixes: &[u128], ranked: &mut [u16]) {
+// Inlined into both instances of the decoder (with and without a MAC), as it is into one.
+#[inline(always)]
+fn rank(prefixes: &[u128], ranked: &mut [u16]) -> bool {
+    let ties_in = |sorted: &[u128]| sorted.windows(2).any(|w| same_prefix(w[0], w[1]));
     let mut short = [0u64; 64];
     let Some(short) = short.get_mut(..prefixes.len()) else {
         let mut sorted = prefixes.to_vec();
         sorted.sort_unstable();
-        for (rank, key) in ranked.iter_mut().zip(sorted) {
+        for (rank, &key) in ranked.iter_mut().zip(&sorted) {
             *rank = key as u16;
         }
-        return;
+        return ties_in(&sorted);
     };
     for (short, &prefix) in short.iter_mut().zip(prefixes) {
         *short = (prefix >> 64) as u64 & !0xff | u64::from(prefix as u8);
     }
     short.sort_unstable();
+    let mut ties = false;
     for run in short.chunk_by_mut(|a, b| (a ^ b) >> 8 == 0) {
         if run.len() > 1 {
-            run.sort_unstable_by_key(|&short| prefixes[usize::from(short as u8)]);
+            let prefix = |short: &u64| prefixes[usize::from(*short as u8)];
+            run.sort_unstable_by_key(prefix);
+            // Only keys that share seven bytes can share fourteen.
+            ties |= run
+                .windows(2)
+                .any(|w| same_prefix(prefix(&w[0]), prefix(&w[1])));
         }
     }
     for (rank, &short) in ranked.iter_mut().zip(short.iter()) {
         *rank = u16::from(short as u8);
     }
+    ties
 }
 
 /// Whether two keys of [`key_prefix`] tie: equal but for the index in their low 16 bits.
@@ -458,6 +487,8 @@ fn copy(body: &[u8], from: usize, to: usize, out: &mut [u8], at: usize) -> usize
 /// Decodes the value `body[from..to]` into `out[at..]`. Takes and returns the end of the
 /// output so far and the OR of the bytes decoded from escapes (to tell whether any is
 /// non-ASCII).
+// Inlined into both instances of the decoder (with and without a MAC), as it is into one.
+#[inline(always)]
 fn decode(
     body: &[u8],
     masks: &[Masks],
@@ -568,6 +599,11 @@ fn order_ties(out: &mut [u8], fields: &mut [Field], ranked: &[u16], prefixes: &[
 mod tests {
     use super::*;
 
+    /// The fast path alone.
+    fn plain_keys(body: &[u8]) -> Option<FormParams> {
+        FormParams::parse_plain_keys(body, |_| {})
+    }
+
     fn pairs(body: &[u8]) -> Vec<(String, String)> {
         FormParams::parse(body)
             .iter()
@@ -620,19 +656,19 @@ mod tests {
     #[test]
     fn twilio_bodies_take_the_fast_path() {
         let body = b"To=%2B15005550006&Body=Hello+there&AccountSid=AC1";
-        let params = FormParams::parse_plain_keys(body).expect("plain keys");
+        let params = plain_keys(body).expect("plain keys");
         assert_eq!(params, FormParams::parse_any(body));
         assert_eq!(
             params.canonical().as_bytes(),
             b"AccountSidAC1BodyHello thereTo+15005550006"
         );
         // Escaped keys and invalid UTF-8 are left to the general path.
-        assert!(FormParams::parse_plain_keys(b"a%20b=1").is_none());
-        assert!(FormParams::parse_plain_keys(b"a+b=1").is_none());
-        assert!(FormParams::parse_plain_keys(b"a=%41&b%41").is_none());
-        assert!(FormParams::parse_plain_keys(b"a=%41&=b&c=+").is_some());
-        assert!(FormParams::parse_plain_keys(b"a=%FF").is_none());
-        assert!(FormParams::parse_plain_keys(b"a=%C3&b=%A9").is_none());
+        assert!(plain_keys(b"a%20b=1").is_none());
+        assert!(plain_keys(b"a+b=1").is_none());
+        assert!(plain_keys(b"a=%41&b%41").is_none());
+        assert!(plain_keys(b"a=%41&=b&c=+").is_some());
+        assert!(plain_keys(b"a=%FF").is_none());
+        assert!(plain_keys(b"a=%C3&b=%A9").is_none());
     }
 
     #[test]
@@ -649,7 +685,7 @@ mod tests {
         // Fourteen shared bytes; a NUL that pads like the end of a key; a repeated pair.
         let body = b"RecordingStatusZ=1&RecordingStatusA=2&ab\x00=3&ab=4&ab=4&ab=%34";
         let params = FormParams::parse(body);
-        assert!(FormParams::parse_plain_keys(body).is_some());
+        assert!(plain_keys(body).is_some());
         assert_eq!(
             params.canonical().as_bytes(),
             b"RecordingStatusA2RecordingStatusZ1ab4ab\x003"
@@ -674,7 +710,7 @@ mod tests {
         let body: String = (0..3000)
             .map(|i| format!("k{:05}=%2B{i}&", 3000 - i))
             .collect();
-        let params = FormParams::parse_plain_keys(body.as_bytes()).expect("plain keys");
+        let params = plain_keys(body.as_bytes()).expect("plain keys");
         assert_eq!(params.len(), 3000);
         assert_eq!(params.get("k00001"), Some("+2999"));
         assert_eq!(pairs(body.as_bytes()), reference(body.as_bytes()));
@@ -696,13 +732,13 @@ mod tests {
             format!("{}={}", "k".repeat(63), "v".repeat(70)),
             format!("{}&{}=", "k".repeat(64), "j".repeat(128)),
         ] {
-            let fast = FormParams::parse_plain_keys(body.as_bytes()).expect("plain keys");
+            let fast = plain_keys(body.as_bytes()).expect("plain keys");
             assert_eq!(fast, FormParams::parse_any(body.as_bytes()), "{body}");
             assert_eq!(pairs(body.as_bytes()), reference(body.as_bytes()), "{body}");
         }
         // An escape 100 bytes into a key sends the body to the general path.
         let escaped = format!("{}%41{}=1", "k".repeat(100), "k".repeat(40));
-        assert!(FormParams::parse_plain_keys(escaped.as_bytes()).is_none());
+        assert!(plain_keys(escaped.as_bytes()).is_none());
         assert_eq!(pairs(escaped.as_bytes()), reference(escaped.as_bytes()));
     }
 
@@ -727,7 +763,7 @@ mod tests {
         fn fast_path_agrees_with_form_urlencoded(
             body in "([a-cA\\x00]{0,18}(=([xy=+]|%[0-7]?[0-9a-f]?|%C3%A9){0,20})?&){0,80}"
         ) {
-            let fast = FormParams::parse_plain_keys(body.as_bytes());
+            let fast = plain_keys(body.as_bytes());
             proptest::prop_assert!(fast.is_some());
             proptest::prop_assert_eq!(pairs(body.as_bytes()), reference(body.as_bytes()));
         }
@@ -745,7 +781,7 @@ mod tests {
             // field count crosses the 64 that the short sort takes.
             body in "([abA\\x00]{0,18}(=[xy+]{0,3}|=%41)?&){0,90}"
         ) {
-            proptest::prop_assert!(FormParams::parse_plain_keys(body.as_bytes()).is_some());
+            proptest::prop_assert!(plain_keys(body.as_bytes()).is_some());
             assert_canonical_is_sorted(&body)?;
         }
     }

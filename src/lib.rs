@@ -61,6 +61,7 @@ pub mod layer;
 pub mod proxy;
 pub mod public_url;
 pub mod rejection;
+mod sha1_mac;
 pub mod signature;
 pub mod testing;
 pub mod url;

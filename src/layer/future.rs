@@ -146,18 +146,20 @@ impl<S, R> Pending<S, R> {
     }
 
     /// Verifies against `keyring`, then calls the inner service or answers the rejection.
+    /// `params` is `None` when the body is not decoded yet.
     fn verify<B, ResBody>(
         self,
         keyring: &Keyring,
         body: Bytes,
         url: String,
-        params: RequestParams,
+        params: Option<RequestParams>,
     ) -> State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
         R: OnRejection<ResBody>,
     {
         let Some(signature) = &self.signature else {
+            let params = params.unwrap_or_else(|| request_params(&self.parts, &body));
             return self.skip(body, url, params);
         };
         match verify_request(
@@ -226,12 +228,16 @@ where
                     let shared = Arc::clone(&pending.shared);
                     match url {
                         Err(rejection) => pending.reject(rejection),
-                        Ok(url) => {
-                            let params = request_params(&pending.parts, &body);
-                            match &shared.config.keys {
-                                _ if pending.signature.is_none() => pending.skip(body, url, params),
-                                Keys::Static(keyring) => pending.verify(keyring, body, url, params),
-                                Keys::Resolver(resolver) => State::Resolving {
+                        Ok(url) => match &shared.config.keys {
+                            _ if pending.signature.is_none() => {
+                                let params = request_params(&pending.parts, &body);
+                                pending.skip(body, url, params)
+                            }
+                            // The keys are known: the body is decoded while it is MACed.
+                            Keys::Static(keyring) => pending.verify(keyring, body, url, None),
+                            Keys::Resolver(resolver) => {
+                                let params = request_params(&pending.parts, &body);
+                                State::Resolving {
                                     lookup: resolver.keys_for(account_lookup(
                                         &pending.parts,
                                         &params.decoded,
@@ -242,9 +248,9 @@ where
                                     body,
                                     params,
                                     pending: Some(pending),
-                                },
+                                }
                             }
-                        }
+                        },
                     }
                 }
                 StateProj::Resolving {
@@ -263,7 +269,7 @@ where
                             &keyring,
                             std::mem::take(body),
                             std::mem::take(url),
-                            std::mem::take(params),
+                            Some(std::mem::take(params)),
                         ),
                         Err(KeyLookupError::UnknownAccount) => {
                             pending.reject(Rejection::new(RejectionReason::UnknownAccount))

@@ -9,7 +9,7 @@ use http::{HeaderName, Method};
 
 use super::Config;
 use crate::form::FormParams;
-use crate::keys::{AccountLookup, KeyId, KeyKind, Keyring, SettingsError};
+use crate::keys::{AccountLookup, KeyId, KeyKind, Keyring, Selection, SettingsError};
 use crate::rejection::{Hint, Rejection, RejectionReason};
 use crate::signature::{
     body_sha256_values, check_body_sha256, Algorithm, CanonicalParams, Signature,
@@ -110,8 +110,29 @@ pub(crate) fn account_lookup(
     }
 }
 
+/// Decodes a form body while it MACs `url` and the body's params with the first of
+/// `keys`; other bodies as [`request_params`] does. The flag, when there is one, is
+/// whether `signature` matched that key on `url` as it is.
+fn params_with_first_try(
+    parts: &Parts,
+    body: &Bytes,
+    signature: &Signature,
+    selection: &Selection<'_>,
+    url: &str,
+) -> (RequestParams, Option<bool>) {
+    let kind = body_kind(parts);
+    match (kind, selection.keys.first()) {
+        (BodyKind::Form, Some(key)) => {
+            let (decoded, matched) =
+                signature.matches_form(&key.signing, selection.algorithm, url, body);
+            (RequestParams { kind, decoded }, Some(matched))
+        }
+        _ => (request_params(parts, body), None),
+    }
+}
+
 /// Verifies a request whose public URL is `url` and whose [params](request_params) are
-/// `params` against `keyring`.
+/// `params` (`None`: not decoded yet) against `keyring`.
 pub(crate) fn verify_request(
     config: &Config,
     keyring: &Keyring,
@@ -119,7 +140,7 @@ pub(crate) fn verify_request(
     signature: &Signature,
     body: &Bytes,
     url: String,
-    params: RequestParams,
+    params: Option<RequestParams>,
 ) -> Result<VerifiedWebhook, Rejection> {
     let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
         None => None,
@@ -135,6 +156,10 @@ pub(crate) fn verify_request(
         }
     })?;
 
+    let (params, first_try) = match params {
+        Some(params) => (params, None),
+        None => params_with_first_try(parts, body, signature, &selection, &url),
+    };
     let RequestParams { kind, decoded } = params;
     // Only a form body's fields are appended to the URL; a GET's are in it already.
     let canonical = match kind {
@@ -149,12 +174,15 @@ pub(crate) fn verify_request(
 
     let candidates = config.variants.candidates(&url);
     let matched = candidates.find_map(|candidate| {
-        let key = selection.keys.iter().find(|key| {
-            signature.matches(&key.signing, selection.algorithm, candidate, &canonical)
+        let is_url = candidate.as_ptr() == url.as_ptr();
+        let mut keys = selection.keys.iter().enumerate();
+        let (_, key) = keys.find(|&(i, key)| match first_try {
+            // Already tried while decoding.
+            Some(matched) if is_url && i == 0 => matched,
+            _ => signature.matches(&key.signing, selection.algorithm, candidate, &canonical),
         })?;
         // Copy the candidate only when it is a variant, not the URL we already own.
-        let variant = (candidate.as_ptr() != url.as_ptr()).then(|| candidate.to_owned());
-        Some((key, variant))
+        Some((key, (!is_url).then(|| candidate.to_owned())))
     });
     let Some((key, variant)) = matched else {
         let mut rejection = Rejection::new(RejectionReason::SignatureMismatch)
