@@ -574,13 +574,14 @@ mod tests {
     #[test]
     fn decoding_while_macing_survives_ties_and_false_starts() {
         let key = SigningKey::new(b"fake_token");
-        let long_value = [b"k=".as_slice(), &[b'v'; 200], b"&z=%FF"].concat();
+        let long_value = [b"a=%FF&k=".as_slice(), &[b'v'; 200]].concat();
         let bodies: [&[u8]; 4] = [
             // A repeated pair: the canonical string is not the decoded text.
             b"b=2&a=1&a=1&c=3",
             // Keys that share 14 bytes: put in order after decoding.
             b"RecordingStatusCallbackEvent=x&RecordingStatusCallback=y",
-            // Three blocks absorbed, then invalid UTF-8 sends the body to the general path.
+            // Blocks with a byte that is not UTF-8 are absorbed, then the general path
+            // decodes it to U+FFFD: the MAC must start over.
             &long_value,
             b"",
         ];
