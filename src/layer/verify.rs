@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
-use http::{HeaderName, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use super::Config;
 use crate::form::FormParams;
@@ -23,13 +23,23 @@ pub(crate) static SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-sign
 pub(crate) static SIGNATURE_SETTINGS: HeaderName =
     HeaderName::from_static("x-twilio-webhooks-signature-settings");
 
+/// The first value of the custom header `name`, as `HeaderMap::get` finds it, but by
+/// comparing names: `get` hashes a custom name byte by byte (FNV, a multiply per byte), about
+/// 40 ns for the 36 bytes of the settings header, while a webhook has a dozen headers whose
+/// lengths rarely match. The map holds at most hyper's 100 headers.
+pub(crate) fn custom_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+    let len = name.as_str().len();
+    headers
+        .iter()
+        .find(|(n, _)| n.as_str().len() == len && *n == name)
+        .map(|(_, value)| value)
+}
+
 /// Decodes the signature header; done before the body is read, so an unsigned request
 /// costs nothing more.
 pub(crate) fn read_signature(parts: &Parts) -> Result<Signature, RejectionReason> {
-    let header = parts
-        .headers
-        .get(&SIGNATURE)
-        .ok_or(RejectionReason::MissingSignature)?;
+    let header =
+        custom_header(&parts.headers, &SIGNATURE).ok_or(RejectionReason::MissingSignature)?;
     Signature::from_base64(header.as_bytes()).map_err(RejectionReason::MalformedSignature)
 }
 
@@ -142,7 +152,7 @@ pub(crate) fn verify_request(
     url: String,
     params: Option<RequestParams>,
 ) -> Result<VerifiedWebhook, Rejection> {
-    let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
+    let settings = match custom_header(&parts.headers, &SIGNATURE_SETTINGS) {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
             Rejection::new(RejectionReason::SignatureSettings(SettingsError::Malformed))
