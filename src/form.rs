@@ -85,24 +85,25 @@ impl FormParams {
             .iter()
             .map(|m| m.ampersands.count_ones() as usize)
             .sum();
-        // The sort keys carry the field's index in their low 16 bits.
-        if ampersands >= 1 << 16 {
+        // The sort keys carry the field's index in their low 16 bits; positions are `u32`.
+        if ampersands >= 1 << 16 || body.len() > u32::MAX as usize {
             return None;
         }
         // Segment `k` of the body ends at `ends[k]` (its `&`, or the body's end) and its key
         // at `key_ends[k]`: each segment has one key end, but the last may have none.
-        let (mut stack, mut heap) = ([0usize; 64], Vec::new());
+        let (mut stack, mut heap) = ([0u32; 64], Vec::new());
         let ends = scratch(&mut stack, &mut heap, ampersands + 1);
-        positions(masks, |m| m.ampersands, ends, body.len());
-        let (mut stack, mut heap) = ([0usize; 64], Vec::new());
+        positions(masks, |m| m.ampersands, ends, body.len() as u32);
+        let (mut stack, mut heap) = ([0u32; 64], Vec::new());
         let key_ends = scratch(&mut stack, &mut heap, ampersands + 1);
-        positions(masks, |m| m.key_ends, key_ends, body.len());
+        positions(masks, |m| m.key_ends, key_ends, body.len() as u32);
 
         let (mut stack, mut heap) = ([0u128; 64], Vec::new());
         let prefixes = scratch(&mut stack, &mut heap, ampersands + 1);
         let mut fields = Vec::with_capacity(ampersands + 1);
         let mut start = 0;
         for (&key_end, &end) in key_ends.iter().zip(ends.iter()) {
+            let (key_end, end) = (key_end as usize, end as usize);
             // Empty segments (`&&`) are no field.
             if end > start {
                 prefixes[fields.len()] = key_prefix(body, start, key_end) | fields.len() as u128;
@@ -375,12 +376,12 @@ fn byte_mask(block: u8x16, byte: u8) -> u32 {
 /// `out`, and `fill` to the rest of it. `out` must have room for them all.
 ///
 /// The loop only stores and counts: nothing carries from one bit to the next but the count.
-fn positions(masks: &[Masks], bits: impl Fn(&Masks) -> u64, out: &mut [usize], fill: usize) {
+fn positions(masks: &[Masks], bits: impl Fn(&Masks) -> u64, out: &mut [u32], fill: u32) {
     let mut count = 0;
-    for (word, m) in masks.iter().enumerate() {
+    for (word, m) in (0u32..).zip(masks) {
         let mut set = bits(m);
         while set != 0 {
-            out[count] = 64 * word + set.trailing_zeros() as usize;
+            out[count] = 64 * word + set.trailing_zeros();
             count += 1;
             set &= set - 1;
         }

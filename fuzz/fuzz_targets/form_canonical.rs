@@ -4,13 +4,15 @@
 //! decodes, invalid escapes and invalid UTF-8 included; `get`/`get_all` agree with `iter`;
 //! the canonical bytes are the sorted, de-duplicated pairs concatenated (so their length is
 //! the sum of key + value lengths of those pairs) and do not depend on the pairs' order;
-//! serializing the pairs again and parsing gives them back.
+//! serializing the pairs again and parsing gives them back; decoding while MACing
+//! (`Signature::matches_form`) gives the same params and accepts exactly the signature of
+//! the canonical string, with a URL shorter and one longer than a SHA-1 block.
 #![no_main]
 
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use tower_twilio::signature::CanonicalParams;
+use tower_twilio::signature::{Algorithm, CanonicalParams, Signature, SigningKey};
 use tower_twilio::FormParams;
 
 fuzz_target!(|data: &[u8]| {
@@ -75,6 +77,23 @@ fuzz_target!(|data: &[u8]| {
     let again = FormParams::parse(encoded.as_bytes());
     assert_eq!(again.iter().collect::<Vec<_>>(), pairs);
     assert_eq!(again.canonical(), canonical);
+
+    // Decoding while MACing: the same params, and the MAC of URL + canonical string.
+    let key = SigningKey::new(b"fake_fuzz_token");
+    for url in [
+        "https://example.com/sms",
+        "https://example.com/a/path/that/is/longer/than/one/block/of/sha1/input?q=1",
+    ] {
+        let header = key.sign(Algorithm::HmacSha1, url, &canonical);
+        let signature = Signature::from_base64(&header).expect("sign writes base64");
+        let (decoded, matched) = signature.matches_form(&key, Algorithm::HmacSha1, url, data);
+        assert!(matched, "matches_form refused the signature of the canonical string");
+        assert_eq!(decoded, params);
+        let other = key.sign(Algorithm::HmacSha1, url, &CanonicalParams::from_pairs([("\0", "x")]));
+        let other = Signature::from_base64(&other).expect("sign writes base64");
+        let expected = canonical.as_bytes() == b"\0x";
+        assert_eq!(other.matches_form(&key, Algorithm::HmacSha1, url, data).1, expected);
+    }
 
     let _ = format!("{params:?} {canonical:?}");
 });

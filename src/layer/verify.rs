@@ -27,7 +27,10 @@ pub(crate) static SIGNATURE_SETTINGS: HeaderName =
 /// comparing names: `get` hashes a custom name byte by byte (FNV, a multiply per byte), about
 /// 40 ns for the 36 bytes of the settings header, while a webhook has a dozen headers whose
 /// lengths rarely match. The map holds at most hyper's 100 headers.
-pub(crate) fn custom_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a HeaderValue> {
+pub(crate) fn custom_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Option<&'a HeaderValue> {
     let len = name.as_str().len();
     headers
         .iter()
