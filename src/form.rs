@@ -54,9 +54,10 @@ impl FormParams {
         Self::parse_plain_keys(body, |_| {}).unwrap_or_else(|| Self::parse_any(body))
     }
 
-    /// Decodes a form body, showing `progress` the decoded text each time it grows by a
-    /// field, while that text is the start of the [canonical](FormParams::canonical)
-    /// string (a MAC can then absorb it while the rest is decoded).
+    /// Decodes a form body, showing `progress` the decoded text each time it has grown by a
+    /// block of 64 bytes or more, while that text is the start of the
+    /// [canonical](FormParams::canonical) string (a MAC can then absorb those blocks while
+    /// the rest is decoded).
     ///
     /// The flag is whether everything `progress` was shown is the start of the canonical
     /// string; when it is not, `progress` saw a false start and its work must be redone.
@@ -126,6 +127,7 @@ impl FormParams {
         let mut high = 0;
         // Keys that tie on the prefix are put in order only once all are decoded; until
         // then the text is not the canonical string, and `progress` is not shown it.
+        let mut shown = if ties { usize::MAX - PROGRESS_STEP } else { 0 };
         for &index in ranked.iter() {
             let index = usize::from(index);
             let raw = fields[index];
@@ -139,8 +141,9 @@ impl FormParams {
                 value,
                 end: written,
             };
-            if !ties {
+            if written >= shown + PROGRESS_STEP {
                 progress(&out[..written]);
+                shown = written;
             }
         }
         out.truncate(written);
@@ -278,6 +281,10 @@ fn scratch<'a, T: Copy + Default, const N: usize>(
 /// Bytes of the key compared as one integer; the low two bytes of the `u128` hold the
 /// field's index.
 const PREFIX_LEN: usize = 14;
+
+/// How much the decoded text grows between two calls of `progress`: a block of SHA-1 and
+/// SHA-256, the most a MAC can take at once.
+const PROGRESS_STEP: usize = 64;
 
 /// Bytes a fixed-width copy moves at once.
 const COPY_WIDTH: usize = 16;

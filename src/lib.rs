@@ -34,8 +34,9 @@
 //! 3. Rebuilds the URL Twilio called ([`PublicUrl`]): by default the configured scheme, the
 //!    request target's authority or the `Host` header, and the original path and query
 //!    (axum's `OriginalUri`, so a layer inside `Router::nest` sees the whole path).
-//! 4. Decodes the parameters: form bodies are decoded ([`FormParams`]); GET and HEAD have
-//!    none (the query is in the URL); any other body must match the URL's `bodySHA256`.
+//! 4. Decodes the parameters: form bodies are decoded ([`FormParams`]), and with a static
+//!    keyring the first key's MAC of the URL absorbs them as they are decoded; GET and HEAD
+//!    have none (the query is in the URL); any other body must match the URL's `bodySHA256`.
 //! 5. Tries the URL and its [variants](UrlVariants) (port toggled, trailing slash dropped)
 //!    against the [keys](Keyring), comparing in constant time; the first match wins.
 //! 6. Passes the request on with the same body bytes and a [`VerifiedWebhook`] in its

@@ -575,11 +575,15 @@ mod tests {
     fn decoding_while_macing_survives_ties_and_false_starts() {
         let key = SigningKey::new(b"fake_token");
         let long_value = [b"a=%FF&k=".as_slice(), &[b'v'; 200]].concat();
+        let v = "v".repeat(100);
+        let repeated = format!("b=2&a={v}&a={v}&c=3");
+        let shared_prefix = format!("RecordingStatusCallbackEvent={v}&RecordingStatusCallback={v}");
         let bodies: [&[u8]; 4] = [
             // A repeated pair: the canonical string is not the decoded text.
-            b"b=2&a=1&a=1&c=3",
-            // Keys that share 14 bytes: put in order after decoding.
-            b"RecordingStatusCallbackEvent=x&RecordingStatusCallback=y",
+            repeated.as_bytes(),
+            // Keys that share 14 bytes: put in order only after decoding, so the text is
+            // not the canonical string while it is written.
+            shared_prefix.as_bytes(),
             // Blocks with a byte that is not UTF-8 are absorbed, then the general path
             // decodes it to U+FFFD: the MAC must start over.
             &long_value,
