@@ -187,7 +187,8 @@ pub(crate) fn verify_request(
 
     let candidates = config.variants.candidates(&url);
     let matched = candidates.find_map(|candidate| {
-        let is_url = candidate.as_ptr() == url.as_ptr();
+        // The same string, not an equal one (address and length): the URL as seen.
+        let is_url = std::ptr::eq(candidate, url.as_str());
         let mut keys = selection.keys.iter().enumerate();
         let (_, key) = keys.find(|&(i, key)| match first_try {
             // Already tried while decoding.
