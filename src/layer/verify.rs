@@ -244,3 +244,23 @@ pub(crate) fn unverified(url: String, params: FormParams) -> VerifiedWebhook {
         params: Arc::new(params),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_header_finds_what_get_finds() {
+        let mut headers = HeaderMap::new();
+        // Same length as `x-twilio-signature`, another name.
+        headers.insert("x-twilio-signaturx", HeaderValue::from_static("other"));
+        assert_eq!(custom_header(&headers, &SIGNATURE), None);
+        headers.append(&SIGNATURE, HeaderValue::from_static("first"));
+        headers.append(&SIGNATURE, HeaderValue::from_static("second"));
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        for name in [&SIGNATURE, &SIGNATURE_SETTINGS] {
+            assert_eq!(custom_header(&headers, name), headers.get(name));
+        }
+        assert_eq!(custom_header(&headers, &SIGNATURE).unwrap(), "first");
+    }
+}
