@@ -86,7 +86,10 @@ pub(crate) struct RequestParams {
 /// GET webhooks carry them there); none for other bodies. Decoded once per request: the key
 /// resolver, the signature and the handler all use this.
 pub(crate) fn request_params(parts: &Parts, body: &Bytes) -> RequestParams {
-    let kind = body_kind(parts);
+    params_of_kind(body_kind(parts), parts, body)
+}
+
+fn params_of_kind(kind: BodyKind, parts: &Parts, body: &Bytes) -> RequestParams {
     let decoded = match kind {
         BodyKind::Form => FormParams::parse(body),
         BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
@@ -140,7 +143,7 @@ fn params_with_first_try(
                 signature.matches_form(&key.signing, selection.algorithm, url, body);
             (RequestParams { kind, decoded }, Some(matched))
         }
-        _ => (request_params(parts, body), None),
+        _ => (params_of_kind(kind, parts, body), None),
     }
 }
 
