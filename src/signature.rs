@@ -392,7 +392,7 @@ impl Signature {
             (mac, absorbed) = (start(), 0);
         }
         mac.update(&params.canonical().as_bytes()[absorbed..]);
-        let matched = mac.finish().ct_eq(&self.mac.bytes[..20]).into();
+        let matched = mac.finish().ct_eq(self.mac.as_slice()).into();
         (params, matched)
     }
 }
