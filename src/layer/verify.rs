@@ -62,12 +62,15 @@ fn body_kind(parts: &Parts) -> BodyKind {
     if parts.method == Method::GET || parts.method == Method::HEAD {
         return BodyKind::None;
     }
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim())
-        .is_some_and(|mime| mime.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    // Compared as bytes: the media type is ASCII, whatever follows the `;`.
+    let is_form = parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
+        let media_type = value.as_bytes().split(|&b| b == b';').next();
+        media_type.is_some_and(|media_type| {
+            media_type
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        })
+    });
     if is_form {
         BodyKind::Form
     } else {
@@ -265,5 +268,37 @@ mod tests {
             assert_eq!(custom_header(&headers, name), headers.get(name));
         }
         assert_eq!(custom_header(&headers, &SIGNATURE).unwrap(), "first");
+    }
+
+    #[test]
+    fn body_kind_reads_the_media_type_before_parameters() {
+        let kind = |method: Method, content_type: Option<&[u8]>| {
+            let mut request = http::Request::builder().method(method);
+            if let Some(value) = content_type {
+                request = request.header(CONTENT_TYPE, HeaderValue::from_bytes(value).unwrap());
+            }
+            body_kind(&request.body(()).unwrap().into_parts().0)
+        };
+        for form in [
+            &b"application/x-www-form-urlencoded"[..],
+            b"Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+            b" application/x-www-form-urlencoded ;charset=\xe9",
+        ] {
+            assert!(matches!(kind(Method::POST, Some(form)), BodyKind::Form));
+        }
+        for other in [
+            &b"application/json"[..],
+            b"application/x-www-form-urlencodedx",
+            b"application/x-www-form",
+            b"; application/x-www-form-urlencoded",
+            b"",
+        ] {
+            assert!(matches!(kind(Method::POST, Some(other)), BodyKind::Hashed));
+        }
+        assert!(matches!(kind(Method::POST, None), BodyKind::Hashed));
+        for method in [Method::GET, Method::HEAD] {
+            let form = Some(&b"application/x-www-form-urlencoded"[..]);
+            assert!(matches!(kind(method, form), BodyKind::None));
+        }
     }
 }
