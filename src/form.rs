@@ -122,7 +122,10 @@ impl FormParams {
         let ties = rank(prefixes, ranked);
 
         // Fixed-width copies may write up to `COPY_WIDTH` bytes past the decoded length.
-        let mut out = vec![0u8; body.len() + COPY_WIDTH];
+        // Zeroed after a plain allocation: `vec![0; n]` is a `calloc`, which skips the
+        // allocator's per-thread cache.
+        let mut out = Vec::with_capacity(body.len() + COPY_WIDTH);
+        out.resize(body.len() + COPY_WIDTH, 0u8);
         let mut written = 0;
         let mut high = 0;
         // Keys that tie on the prefix are put in order only once all are decoded; until
