@@ -38,18 +38,23 @@ enum Case {
     Floor,
     Parse,
     Verify,
+    VerifyInTwoSteps,
     Bare,
     Layer,
     BareAxum,
     LayerAxum,
 }
 
-const CASES: [(Case, &str); 7] = [
+const CASES: [(Case, &str); 8] = [
     (Case::Floor, "HMAC-SHA1, prepared key (the floor)"),
     (Case::Parse, "FormParams::parse"),
     (
         Case::Verify,
         "full verification (from_base64 + matches_form)",
+    ),
+    (
+        Case::VerifyInTwoSteps,
+        "the same in two steps (parse, then matches)",
     ),
     (Case::Bare, "bare service_fn"),
     (Case::Layer, "layer + service_fn"),
@@ -113,6 +118,16 @@ fn main() {
                 Case::Verify => {
                     for _ in 0..BATCH {
                         assert!(webhook.verify(&key, black_box(&webhook.signature)));
+                    }
+                }
+                Case::VerifyInTwoSteps => {
+                    for _ in 0..BATCH {
+                        assert!(support::verify_in_two_steps(
+                            &key,
+                            &webhook.url,
+                            body,
+                            black_box(&webhook.signature),
+                        ));
                     }
                 }
                 Case::Bare | Case::BareAxum => {
