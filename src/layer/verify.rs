@@ -62,14 +62,15 @@ fn body_kind(parts: &Parts) -> BodyKind {
     if parts.method == Method::GET || parts.method == Method::HEAD {
         return BodyKind::None;
     }
-    // Compared as bytes: the media type is ASCII, whatever follows the `;`.
+    const FORM: &[u8] = b"application/x-www-form-urlencoded";
+    // Compared as bytes: the media type is ASCII, whatever follows the `;`. Twilio sends
+    // exactly `FORM`, one comparison; anything else is split, trimmed, compared folding case.
     let is_form = parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
+        if value.as_bytes() == FORM {
+            return true;
+        }
         let media_type = value.as_bytes().split(|&b| b == b';').next();
-        media_type.is_some_and(|media_type| {
-            media_type
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-        })
+        media_type.is_some_and(|media_type| media_type.trim_ascii().eq_ignore_ascii_case(FORM))
     });
     if is_form {
         BodyKind::Form
