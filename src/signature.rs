@@ -409,8 +409,9 @@ impl fmt::Debug for Signature {
 }
 
 /// The common case of [`Signature::from_base64`], without the `base64` crate's general
-/// machinery (a tenth of the instructions): a MAC's exact encoding, 27 or 43 characters of
-/// the standard alphabet with an optional `=`, and zero bits past the MAC's last byte.
+/// machinery (about 290 instructions a header where the crate takes 500): a MAC's exact
+/// encoding, 27 or 43 characters of the standard alphabet with an optional `=`, and zero
+/// bits past the MAC's last byte.
 /// Anything else is `None`, and goes to the crate, which accepts no input this accepts
 /// differently (checked in the tests).
 fn decode_mac(header: &[u8]) -> Option<MacBytes> {
