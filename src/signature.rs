@@ -424,23 +424,19 @@ fn decode_mac(header: &[u8]) -> Option<MacBytes> {
     let mut bytes = [0u8; MAX_MAC_LEN];
     // Bit 7 of a table entry marks a byte outside the alphabet; OR-ed together, checked once.
     let mut invalid = 0;
-    let (groups, tail) = text.split_at(text.len() - 3);
-    for (group, out) in groups.chunks_exact(4).zip(bytes.chunks_exact_mut(3)) {
-        let mut bits = 0u32;
-        for &c in group {
+    let mut bits_of = |chars: &[u8]| {
+        chars.iter().fold(0u32, |bits, &c| {
             let sextet = SEXTETS[usize::from(c)];
             invalid |= sextet;
-            bits = bits << 6 | u32::from(sextet);
-        }
-        out.copy_from_slice(&bits.to_be_bytes()[1..]);
+            bits << 6 | u32::from(sextet)
+        })
+    };
+    let (groups, tail) = text.split_at(text.len() - 3);
+    for (group, out) in groups.chunks_exact(4).zip(bytes.chunks_exact_mut(3)) {
+        out.copy_from_slice(&bits_of(group).to_be_bytes()[1..]);
     }
     // The last three characters carry 18 bits: the MAC's last two bytes and two zero bits.
-    let mut bits = 0u32;
-    for &c in tail {
-        let sextet = SEXTETS[usize::from(c)];
-        invalid |= sextet;
-        bits = bits << 6 | u32::from(sextet);
-    }
+    let bits = bits_of(tail);
     let at = groups.len() / 4 * 3;
     bytes[at..at + 2].copy_from_slice(&((bits >> 2) as u16).to_be_bytes());
     (invalid < 64 && bits & 0b11 == 0).then_some(MacBytes { bytes, len })
