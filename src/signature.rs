@@ -455,7 +455,7 @@ const SEXTETS: [u8; 256] = {
 };
 
 fn is_base64_byte(b: &u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+    SEXTETS[usize::from(*b)] < 64 || *b == b'='
 }
 
 /// Signs `url` and decoded `params` the way Twilio does and returns the header value.
@@ -764,6 +764,23 @@ mod tests {
                     agrees_with_the_crate(&header).unwrap();
                 }
             }
+        }
+    }
+
+    #[test]
+    fn headers_longer_than_any_mac_are_told_apart_by_their_bytes() {
+        let base64 = "Az09+/=".repeat(8);
+        assert_eq!(
+            Signature::from_base64(&base64).unwrap_err(),
+            MalformedSignature::WrongLength
+        );
+        for not_base64 in ['!', '-', '_', ' ', '\u{e9}'] {
+            let header = format!("{base64}{not_base64}");
+            assert_eq!(
+                Signature::from_base64(&header).unwrap_err(),
+                MalformedSignature::NotBase64,
+                "{header}"
+            );
         }
     }
 

@@ -69,8 +69,12 @@ fn body_kind(parts: &Parts) -> BodyKind {
         if value.as_bytes() == FORM {
             return true;
         }
-        let media_type = value.as_bytes().split(|&b| b == b';').next();
-        media_type.is_some_and(|media_type| media_type.trim_ascii().eq_ignore_ascii_case(FORM))
+        let media_type = value
+            .as_bytes()
+            .split(|&b| b == b';')
+            .next()
+            .unwrap_or_default();
+        media_type.trim_ascii().eq_ignore_ascii_case(FORM)
     });
     if is_form {
         BodyKind::Form
