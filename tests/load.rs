@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::ExampleServer;
@@ -79,6 +79,29 @@ async fn blast(
     counts
 }
 
+/// One round of the load: `REQUESTS` signed requests, all 200, then `REQUESTS` forged ones,
+/// all 403; returns how long each half took.
+async fn signed_then_forged(server: &ExampleServer) -> (Duration, Duration) {
+    let started = Instant::now();
+    let signed = blast(server, TOKEN, REQUESTS).await;
+    let signed_time = started.elapsed();
+    assert_eq!(
+        signed.get(&200),
+        Some(&REQUESTS),
+        "every signed request is a 200: {signed:?}"
+    );
+
+    let started = Instant::now();
+    let forged = blast(server, "fake_forger_token", REQUESTS).await;
+    let forged_time = started.elapsed();
+    assert_eq!(
+        forged.get(&403),
+        Some(&REQUESTS),
+        "every forged request is a 403: {forged:?}"
+    );
+    (signed_time, forged_time)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_signed_and_ten_thousand_forged_requests() {
     // Rejections log at warn; keep the log quiet so it measures the layer, not the logger.
@@ -92,29 +115,9 @@ async fn ten_thousand_signed_and_ten_thousand_forged_requests() {
     // differently), so that what grows after this is what the load leaves behind. With a
     // warm-up of 5,000 signed requests only, a release build's RSS still grew by 10-15% in
     // the first measured round and then stayed flat (8.9 to 9.1 MB over 160,000 more).
-    let warm = blast(&server, TOKEN, REQUESTS).await;
-    assert_eq!(warm.get(&200), Some(&REQUESTS), "{warm:?}");
-    let warm = blast(&server, "fake_forger_token", REQUESTS).await;
-    assert_eq!(warm.get(&403), Some(&REQUESTS), "{warm:?}");
+    signed_then_forged(&server).await;
     let before = rss_kib(pid);
-
-    let started = Instant::now();
-    let signed = blast(&server, TOKEN, REQUESTS).await;
-    let signed_time = started.elapsed();
-    assert_eq!(
-        signed.get(&200),
-        Some(&REQUESTS),
-        "every signed request is a 200: {signed:?}"
-    );
-
-    let started = Instant::now();
-    let forged = blast(&server, "fake_forger_token", REQUESTS).await;
-    let forged_time = started.elapsed();
-    assert_eq!(
-        forged.get(&403),
-        Some(&REQUESTS),
-        "every forged request is a 403: {forged:?}"
-    );
+    let (signed_time, forged_time) = signed_then_forged(&server).await;
 
     let after = rss_kib(pid);
     println!(
