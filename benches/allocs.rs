@@ -132,7 +132,7 @@ fn main() {
         |()| form_urlencoded::parse(body).collect::<Vec<(Cow<'_, str>, Cow<'_, str>)>>(),
     );
     count(
-        "canonical() (borrowed, already sorted)",
+        "canonical() (sort the borrowed pairs)",
         || (),
         |()| parsed.canonical(),
     );

@@ -53,16 +53,17 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub mod auth;
+pub mod canonical;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 pub mod form;
+mod hint;
 pub mod keys;
 pub mod layer;
 pub mod proxy;
 pub mod public_url;
 pub mod rejection;
-mod sha1_mac;
 pub mod signature;
 pub mod testing;
 pub mod url;
@@ -73,10 +74,11 @@ pub use crate::error::ConfigError;
 #[cfg(feature = "axum")]
 pub use crate::extract::MissingVerification;
 pub use crate::form::FormParams;
+pub use crate::hint::Hint;
 pub use crate::keys::{KeyId, KeyKind, Keyring};
 pub use crate::layer::{TwilioWebhook, TwilioWebhookLayer};
 pub use crate::public_url::{PublicUrl, Scheme};
-pub use crate::rejection::{DefaultOnRejection, Hint, OnRejection, Rejection, RejectionReason};
+pub use crate::rejection::{DefaultOnRejection, OnRejection, Rejection, RejectionReason};
 pub use crate::signature::Algorithm;
 pub use crate::url::UrlVariants;
 pub use crate::verified::VerifiedWebhook;

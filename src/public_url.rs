@@ -19,8 +19,8 @@ use http::{HeaderName, Method};
 use ipnet::IpNet;
 
 use crate::error::ConfigError;
+use crate::hint::Hint;
 use crate::proxy::{self, ProxyHeaderError};
-use crate::rejection::Hint;
 use crate::url::split_host_port;
 
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

@@ -8,6 +8,7 @@ use std::fmt;
 
 use http::{header, HeaderValue, Response, StatusCode};
 
+pub use crate::hint::Hint;
 use crate::keys::{KeyId, SettingsError};
 use crate::public_url::UrlError;
 use crate::signature::MalformedSignature;
@@ -95,66 +96,6 @@ impl fmt::Display for RejectionReason {
             Self::UnknownAccount => f.write_str("the key resolver knows no keys for this request"),
             Self::KeyLookupFailed => f.write_str("the key resolver failed"),
         }
-    }
-}
-
-/// A likely cause of a failed verification, visible from the request and the configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Hint {
-    /// The path ends with `/` and trailing-slash variants are off; Twilio may have signed
-    /// the URL without it.
-    TrailingSlash,
-    /// A non-form body arrived without `bodySHA256` in the URL: Twilio adds it to JSON
-    /// webhooks, so the URL or the content type was changed on the way.
-    JsonWithoutBodyHash,
-    /// The settings header names a shared key this keyring does not hold.
-    UnknownSharedKey,
-    /// The request carries `Forwarded` or `X-Forwarded-*` headers, but the public URL is
-    /// taken as seen, so they were ignored (behind a proxy? see
-    /// [`PublicUrl::trusted_proxies`](crate::PublicUrl::trusted_proxies)).
-    ProxyHeadersIgnored,
-    /// Proxy headers came from a peer that is not a trusted proxy, so they were ignored.
-    ProxyHeadersFromUntrustedPeer,
-    /// Trusted proxies are configured, but the request carries no peer address
-    /// (`ConnectInfo` or [`PeerAddr`](crate::public_url::PeerAddr)), so none is believed.
-    NoPeerAddress,
-    /// The host this server saw differs from the fixed public URL's host.
-    HostDiffersFromPublicUrl,
-}
-
-impl Hint {
-    /// One sentence for the log.
-    pub fn message(&self) -> &'static str {
-        match self {
-            Self::TrailingSlash => {
-                "the path ends with '/' and trailing-slash variants are off; Twilio may have signed it without"
-            }
-            Self::JsonWithoutBodyHash => {
-                "Twilio adds bodySHA256 to the URL of non-form webhooks; the URL or Content-Type changed on the way"
-            }
-            Self::UnknownSharedKey => {
-                "the settings header names a shared key that is not configured (TWILIO_WEBHOOK_SHARED_KEYS?)"
-            }
-            Self::ProxyHeadersIgnored => {
-                "the request has Forwarded/X-Forwarded-* headers but the URL is taken as seen; behind a proxy, configure trusted proxies or a public URL"
-            }
-            Self::ProxyHeadersFromUntrustedPeer => {
-                "Forwarded/X-Forwarded-* headers came from a peer that is not a trusted proxy and were ignored (is the proxy's address in TRUSTED_PROXIES?)"
-            }
-            Self::NoPeerAddress => {
-                "trusted proxies are configured but the peer address is unknown; serve with into_make_service_with_connect_info::<SocketAddr>()"
-            }
-            Self::HostDiffersFromPublicUrl => {
-                "the Host this server saw differs from the public URL's host; that is expected behind a proxy, but check PUBLIC_URL is the URL configured in Twilio"
-            }
-        }
-    }
-}
-
-impl fmt::Display for Hint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
     }
 }
 

@@ -50,7 +50,7 @@ fn form_field_boundary_inside_a_utf8_character() {
         assert_eq!(params.iter().collect::<Vec<_>>(), expected, "{body:?}");
         assert_eq!(
             params.canonical(),
-            signature::CanonicalParams::from_pairs(expected.iter().copied()),
+            tower_twilio::canonical::CanonicalParams::from_pairs(expected.iter().copied()),
             "{body:?}"
         );
         assert_eq!(params.get(expected[0].0), Some(expected[0].1), "{body:?}");

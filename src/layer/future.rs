@@ -7,28 +7,30 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::Full;
+use http_body_util::combinators::Collect;
+use http_body_util::{Collected, Full, Limited};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::body::BodyBuffer;
-use super::layer::Shared;
-use super::service::reject;
+use super::config::{Keys, Shared};
 use super::verify::{
-    account_lookup, public_url, request_params, unverified, verify_request, RequestParams,
+    account_lookup, receive, unreadable_body, unverified, verify, Check, Received,
 };
-use super::Keys;
 use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::signature::Signature;
 use crate::verified::VerifiedWebhook;
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 pin_project! {
-    /// Response future of [`TwilioWebhook`](super::TwilioWebhook): buffers the body,
-    /// verifies, then runs the inner service or answers the rejection.
+    /// Response future of [`TwilioWebhook`](super::TwilioWebhook): reads the body, verifies,
+    /// then runs the inner service or answers the rejection.
     pub struct ResponseFuture<S, B, R>
     where
         S: Service<Request<Full<Bytes>>>,
+        B: Body,
+        B::Error: Into<BoxError>,
     {
         #[pin]
         state: State<S, B, R>,
@@ -40,35 +42,39 @@ pin_project! {
     enum State<S, B, R>
     where
         S: Service<Request<Full<Bytes>>>,
+        B: Body,
+        B::Error: Into<BoxError>,
     {
-        Buffering {
+        Reading {
             #[pin]
-            body: B,
-            buffer: BodyBuffer,
-            pending: Option<Pending<S, R>>,
+            body: Collect<Limited<B>>,
+            request: Option<Pending<S, R>>,
         },
         Resolving {
             lookup: BoxFuture<Result<Keyring, KeyLookupError>>,
-            url: String,
-            body: Bytes,
-            params: RequestParams,
-            pending: Option<Pending<S, R>>,
+            request: Option<(Pending<S, R>, Verifying)>,
         },
         Calling {
             #[pin]
             future: S::Future,
         },
-        Done {
+        Rejected {
             response: Option<S::Response>,
         },
     }
 }
 
-/// What the request needs once its body is in.
+/// What verification needs once the key resolver has answered.
+struct Verifying {
+    signature: Signature,
+    body: Bytes,
+    received: Received,
+}
+
+/// A request on its way through the layer: what it needs once its body is in.
 struct Pending<S, R> {
     parts: Parts,
-    /// `None` when verification is skipped (local development).
-    signature: Option<Signature>,
+    check: Check,
     inner: S,
     shared: Arc<Shared<R>>,
 }
@@ -76,103 +82,146 @@ struct Pending<S, R> {
 impl<S, B, R> ResponseFuture<S, B, R>
 where
     S: Service<Request<Full<Bytes>>>,
+    B: Body,
+    B::Error: Into<BoxError>,
 {
-    pub(super) fn buffering(
+    pub(super) fn reading(
         parts: Parts,
-        body: B,
-        capacity_hint: usize,
-        signature: Option<Signature>,
+        body: Collect<Limited<B>>,
+        check: Check,
         inner: S,
         shared: Arc<Shared<R>>,
     ) -> Self {
+        let request = Pending {
+            parts,
+            check,
+            inner,
+            shared,
+        };
         Self {
-            state: State::Buffering {
+            state: State::Reading {
                 body,
-                buffer: BodyBuffer::with_capacity_hint(capacity_hint),
-                pending: Some(Pending {
-                    parts,
-                    signature,
-                    inner,
-                    shared,
-                }),
+                request: Some(request),
             },
         }
     }
 
     pub(super) fn rejected(response: S::Response) -> Self {
         Self {
-            state: State::Done {
+            state: State::Rejected {
                 response: Some(response),
             },
         }
     }
 }
 
-impl<S, R> Pending<S, R> {
-    fn reject<B, ResBody>(self, rejection: Rejection) -> State<S, B, R>
+impl<S, R, ResBody> Pending<S, R>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+    R: OnRejection<ResBody>,
+{
+    /// The body is in (or broke off): verify, or ask the key resolver first.
+    fn body_read<B>(self, body: Result<Collected<B::Data>, BoxError>) -> State<S, B, R>
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
-        R: OnRejection<ResBody>,
+        B: Body,
+        B::Error: Into<BoxError>,
     {
-        State::Done {
-            response: Some(reject(&self.shared, &self.parts, rejection)),
+        let config = Arc::clone(&self.shared.config);
+        let body = match body {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) => return self.reject(unreadable_body(&*err, config.body_limit)),
+        };
+        let received = match receive(&config, &self.parts, &body) {
+            Ok(received) => received,
+            Err(rejection) => return self.reject(rejection),
+        };
+        let signature = match self.check {
+            Check::Signature(signature) => signature,
+            Check::Skipped => {
+                let marker = unverified(&self.parts, received);
+                return self.call(marker, body);
+            }
+        };
+        match &config.keys {
+            Keys::Static(keyring) => {
+                let verdict = verify(&config, keyring, &self.parts, &signature, &body, received);
+                self.finish(verdict, body)
+            }
+            Keys::Resolver(resolver) => State::Resolving {
+                lookup: resolver.keys_for(account_lookup(&self.parts, &received, &body)),
+                request: Some((
+                    self,
+                    Verifying {
+                        signature,
+                        body,
+                        received,
+                    },
+                )),
+            },
         }
     }
 
-    /// Passes the request on unverified (local development only).
-    fn skip<B, ResBody>(self, body: Bytes, url: String, params: RequestParams) -> State<S, B, R>
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
-    {
-        tracing::warn!(
-            target: "tower_twilio",
-            method = %self.parts.method,
-            path = self.parts.uri.path(),
-            "Twilio signature NOT verified: verification is switched off"
-        );
-        let marker = unverified(url, params.decoded);
-        self.call(marker, body)
-    }
-
-    fn call<B, ResBody>(mut self, marker: VerifiedWebhook, body: Bytes) -> State<S, B, R>
-    where
-        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
-    {
-        self.parts.extensions.insert(marker);
-        let future = self
-            .inner
-            .call(Request::from_parts(self.parts, Full::new(body)));
-        State::Calling { future }
-    }
-
-    /// Verifies against `keyring`, then calls the inner service or answers the rejection.
-    /// `params` is `None` when the body is not decoded yet.
-    fn verify<B, ResBody>(
+    /// The key resolver answered.
+    fn keys_found<B>(
         self,
-        keyring: &Keyring,
-        body: Bytes,
-        url: String,
-        params: Option<RequestParams>,
+        keys: Result<Keyring, KeyLookupError>,
+        waiting: Verifying,
     ) -> State<S, B, R>
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
-        R: OnRejection<ResBody>,
+        B: Body,
+        B::Error: Into<BoxError>,
     {
-        let Some(signature) = &self.signature else {
-            let params = params.unwrap_or_else(|| request_params(&self.parts, &body));
-            return self.skip(body, url, params);
+        let keyring = match keys {
+            Ok(keyring) => keyring,
+            Err(KeyLookupError::UnknownAccount) => {
+                return self.reject(Rejection::new(RejectionReason::UnknownAccount))
+            }
+            Err(err) => {
+                return self.reject(
+                    Rejection::new(RejectionReason::KeyLookupFailed).with_detail(err.to_string()),
+                )
+            }
         };
-        match verify_request(
-            &self.shared.config,
-            keyring,
-            &self.parts,
+        let Verifying {
             signature,
-            &body,
-            url,
-            params,
-        ) {
+            body,
+            received,
+        } = waiting;
+        let config = &self.shared.config;
+        let verdict = verify(config, &keyring, &self.parts, &signature, &body, received);
+        self.finish(verdict, body)
+    }
+
+    fn finish<B>(self, verdict: Result<VerifiedWebhook, Rejection>, body: Bytes) -> State<S, B, R>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        match verdict {
             Ok(marker) => self.call(marker, body),
             Err(rejection) => self.reject(rejection),
+        }
+    }
+
+    fn call<B>(mut self, marker: VerifiedWebhook, body: Bytes) -> State<S, B, R>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        self.parts.extensions.insert(marker);
+        let request = Request::from_parts(self.parts, Full::new(body));
+        State::Calling {
+            future: self.inner.call(request),
+        }
+    }
+
+    fn reject<B>(self, rejection: Rejection) -> State<S, B, R>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        State::Rejected {
+            response: Some(self.shared.reject(&self.parts, rejection)),
         }
     }
 }
@@ -181,111 +230,28 @@ impl<S, B, R, ResBody> Future for ResponseFuture<S, B, R>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
     B: Body,
-    B::Error: std::fmt::Display,
+    B::Error: Into<BoxError>,
     R: OnRejection<ResBody>,
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        const DONE: &str = "ResponseFuture polled after completion";
         let mut this = self.project();
         loop {
             let next = match this.state.as_mut().project() {
-                StateProj::Buffering {
-                    mut body,
-                    buffer,
-                    pending,
-                } => {
-                    let limit = pending
-                        .as_ref()
-                        .expect("ResponseFuture polled after completion")
-                        .shared
-                        .config
-                        .body_limit;
-                    let read = loop {
-                        match ready!(body.as_mut().poll_frame(cx)) {
-                            None => break Ok(()),
-                            Some(Ok(frame)) => {
-                                if let Ok(data) = frame.into_data() {
-                                    if buffer.push(data, limit).is_err() {
-                                        break Err(RejectionReason::BodyTooLarge { limit });
-                                    }
-                                }
-                            }
-                            Some(Err(err)) => {
-                                tracing::debug!(target: "tower_twilio", error = %err, "reading the request body failed");
-                                break Err(RejectionReason::BodyReadFailed);
-                            }
-                        }
-                    };
-                    let pending = pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    let body = std::mem::take(buffer).finish();
-                    let url = read
-                        .map_err(Rejection::new)
-                        .and_then(|()| public_url(&pending.shared.config, &pending.parts));
-                    // `pending` moves into the next state; the configuration stays borrowed.
-                    let shared = Arc::clone(&pending.shared);
-                    match url {
-                        Err(rejection) => pending.reject(rejection),
-                        Ok(url) => match &shared.config.keys {
-                            _ if pending.signature.is_none() => {
-                                let params = request_params(&pending.parts, &body);
-                                pending.skip(body, url, params)
-                            }
-                            // The keys are known: the body is decoded while it is MACed.
-                            Keys::Static(keyring) => pending.verify(keyring, body, url, None),
-                            Keys::Resolver(resolver) => {
-                                let params = request_params(&pending.parts, &body);
-                                State::Resolving {
-                                    lookup: resolver.keys_for(account_lookup(
-                                        &pending.parts,
-                                        &params.decoded,
-                                        &body,
-                                        &url,
-                                    )),
-                                    url,
-                                    body,
-                                    params,
-                                    pending: Some(pending),
-                                }
-                            }
-                        },
-                    }
+                StateProj::Reading { body, request } => {
+                    let body = ready!(body.poll(cx));
+                    request.take().expect(DONE).body_read(body)
                 }
-                StateProj::Resolving {
-                    lookup,
-                    url,
-                    body,
-                    params,
-                    pending,
-                } => {
-                    let looked_up = ready!(lookup.as_mut().poll(cx));
-                    let pending = pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    match looked_up {
-                        Ok(keyring) => pending.verify(
-                            &keyring,
-                            std::mem::take(body),
-                            std::mem::take(url),
-                            Some(std::mem::take(params)),
-                        ),
-                        Err(KeyLookupError::UnknownAccount) => {
-                            pending.reject(Rejection::new(RejectionReason::UnknownAccount))
-                        }
-                        Err(err) => pending.reject(
-                            Rejection::new(RejectionReason::KeyLookupFailed)
-                                .with_detail(err.to_string()),
-                        ),
-                    }
+                StateProj::Resolving { lookup, request } => {
+                    let keys = ready!(lookup.as_mut().poll(cx));
+                    let (pending, waiting) = request.take().expect(DONE);
+                    pending.keys_found(keys, waiting)
                 }
                 StateProj::Calling { future } => return future.poll(cx),
-                StateProj::Done { response } => {
-                    let response = response
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response));
+                StateProj::Rejected { response } => {
+                    return Poll::Ready(Ok(response.take().expect(DONE)))
                 }
             };
             this.state.set(next);

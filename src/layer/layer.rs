@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use super::config::{Config, Keys, Shared};
 use super::service::TwilioWebhook;
-use super::{Config, Keys};
 use crate::auth::Credentials;
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, Keyring};
@@ -33,12 +33,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 pub struct TwilioWebhookLayer<R = DefaultOnRejection> {
     config: Arc<Config>,
     on_rejection: Arc<R>,
-}
-
-/// What every request through one service needs, behind one `Arc`.
-pub(crate) struct Shared<R> {
-    pub(crate) config: Arc<Config>,
-    pub(crate) on_rejection: Arc<R>,
 }
 
 impl TwilioWebhookLayer {

@@ -91,3 +91,12 @@ pub fn percent_decode_plus(input: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The reference MAC: the `hmac` crate over the whole string to sign, base64 encoded.
+pub fn hmac_sha1_base64(secret: &[u8], data: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(secret).expect("any key length");
+    mac.update(data);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
