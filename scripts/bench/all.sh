@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# Every in-process benchmark in one session, then the markdown tables for the README:
+# Every in-process benchmark in one session, then the markdown tables for benches/README.md:
 #
 #   scripts/bench/all.sh
 #
 # 1. cargo bench --bench verify   criterion: floor, steps, verification, layer, scaling
-# 2. cargo bench --bench ratios   the goal ratios from cases timed side by side (minima)
-# 3. cargo bench --bench allocs   heap allocations per call
-# 4. scripts/bench/callgrind.sh   instructions and simulated mispredictions per call
-# 5. scripts/bench/peers.sh       twilio-python 9.13 and twilio-node 6.2 on the same input
-# 6. scripts/bench/report.py      tables with medians and ratios from runs 1 and 5
+# 2. cargo bench --bench allocs   heap allocations per call
+# 3. scripts/bench/peers.sh       twilio-python 9.13 and twilio-node 6.2 on the same input
+# 4. scripts/bench/report.py      tables with medians and ratios from runs 1 and 3
 #
 # The HTTP-level benchmark is separate: scripts/bench/http.sh.
 set -euo pipefail
@@ -20,9 +18,7 @@ peers="$CARGO_TARGET_DIR/peers"
 lscpu | head -20
 echo
 cargo bench --bench verify
-cargo bench --bench ratios
 cargo bench --bench allocs
-scripts/bench/callgrind.sh
 scripts/bench/peers.sh "$peers"
 echo
 python3 scripts/bench/report.py "$CRITERION_HOME" "$peers/peer_python.json" "$peers/peer_node.json"

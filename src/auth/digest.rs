@@ -182,7 +182,6 @@ impl DigestHash {
 }
 
 fn hex_digest<D: Digest>(parts: &[&[u8]]) -> Zeroizing<String> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hasher = D::new();
     for (n, part) in parts.iter().enumerate() {
         if n > 0 {
@@ -190,13 +189,7 @@ fn hex_digest<D: Digest>(parts: &[&[u8]]) -> Zeroizing<String> {
         }
         Digest::update(&mut hasher, part);
     }
-    let output = hasher.finalize();
-    let mut hex = Zeroizing::new(String::with_capacity(output.len() * 2));
-    for byte in output.iter() {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    hex
+    Zeroizing::new(hex::encode(hasher.finalize()))
 }
 
 /// `(hash, sess)` for an `algorithm` parameter; absent means MD5 (RFC 7616 §3.3).

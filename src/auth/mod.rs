@@ -72,6 +72,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
@@ -179,11 +180,9 @@ impl Credentials {
     /// # Ok::<_, tower_twilio::ConfigError>(())
     /// ```
     pub fn userinfo(&self) -> String {
-        let mut out = String::with_capacity(self.username.len() + self.password.len() + 1);
-        push_userinfo_part(&mut out, &self.username);
-        out.push(':');
-        push_userinfo_part(&mut out, &self.password);
-        out
+        let username = utf8_percent_encode(&self.username, USERINFO);
+        let password = utf8_percent_encode(&self.password, USERINFO);
+        format!("{username}:{password}")
     }
 
     /// Whether `username` is this username, compared in constant time.
@@ -242,20 +241,23 @@ fn check_credential(what: &'static str, value: &str) -> Result<(), ConfigError> 
     Ok(())
 }
 
-/// Appends `part` percent-encoded for a URL's userinfo (keeping unreserved and sub-delims,
-/// except `&`, which never occurs).
-fn push_userinfo_part(out: &mut String, part: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in part.as_bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!$'()*+,;=".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        }
-    }
-}
+/// What a URL's userinfo must percent-encode: all but unreserved characters and sub-delims
+/// (RFC 3986 §3.2.1), and `&`, which Twilio does not allow anyway.
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=');
 
 /// Which authentication schemes a layer offers and accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
