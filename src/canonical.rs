@@ -52,6 +52,18 @@ impl<'a> CanonicalParams<'a> {
         Self { pairs }
     }
 
+    /// Pairs already in Twilio's order (as [`FormParams`](crate::FormParams) keeps them),
+    /// de-duplicated.
+    pub(crate) fn from_sorted<I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let mut pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        debug_assert!(pairs.is_sorted());
+        pairs.dedup();
+        Self { pairs }
+    }
+
     /// The string to sign for `url`, in pieces: the URL, then each key and its value.
     ///
     /// ```

@@ -31,6 +31,9 @@ pub struct FormParams {
     text: String,
     /// The fields, as offsets into `text`.
     fields: Vec<Field>,
+    /// Indices into `fields` in Twilio's order: by key, then by value. Sorted once, here,
+    /// for everything that needs the signed order.
+    sorted: Vec<usize>,
 }
 
 /// One field: its key is `text[key..value]`, its value `text[value..end]`.
@@ -77,7 +80,7 @@ impl FormParams {
                     .iter()
                     .all(|f| text.is_char_boundary(f.key) && text.is_char_boundary(f.value)) =>
             {
-                Self { text, fields }
+                Self::sorted(text, fields)
             }
             _ => Self::parse_lossy(body),
         }
@@ -99,7 +102,26 @@ impl FormParams {
                 end: text.len(),
             });
         }
-        Self { text, fields }
+        Self::sorted(text, fields)
+    }
+
+    fn sorted(text: String, fields: Vec<Field>) -> Self {
+        let mut params = Self {
+            text,
+            fields,
+            sorted: Vec::new(),
+        };
+        let mut sorted: Vec<usize> = (0..params.fields.len()).collect();
+        // Tuples compare by key, then by value; `str` compares by bytes, as Twilio sorts.
+        sorted.sort_unstable_by_key(|&i| params.pair(i));
+        params.sorted = sorted;
+        params
+    }
+
+    /// Field `i`'s key and value.
+    fn pair(&self, i: usize) -> (&str, &str) {
+        let f = &self.fields[i];
+        (&self.text[f.key..f.value], &self.text[f.value..f.end])
     }
 
     /// The first value of `key`, if present.
@@ -114,9 +136,7 @@ impl FormParams {
 
     /// All `(key, value)` pairs in body order, repeated keys included.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.fields
-            .iter()
-            .map(|f| (&self.text[f.key..f.value], &self.text[f.value..f.end]))
+        (0..self.fields.len()).map(|i| self.pair(i))
     }
 
     /// Number of fields (a repeated key counts once per occurrence).
@@ -129,8 +149,8 @@ impl FormParams {
         self.fields.is_empty()
     }
 
-    /// The parameter half of the string Twilio signed: these pairs, sorted and de-duplicated,
-    /// borrowed from this decoding.
+    /// The parameter half of the string Twilio signed: these pairs in Twilio's order,
+    /// de-duplicated, borrowed from this decoding.
     ///
     /// ```
     /// use tower_twilio::FormParams;
@@ -138,7 +158,7 @@ impl FormParams {
     /// assert_eq!(params.canonical().to_bytes(), b"BodyHiTo+1415");
     /// ```
     pub fn canonical(&self) -> CanonicalParams<'_> {
-        CanonicalParams::from_pairs(self.iter())
+        CanonicalParams::from_sorted(self.sorted.iter().map(|&i| self.pair(i)))
     }
 }
 

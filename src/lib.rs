@@ -34,9 +34,9 @@
 //! 3. Rebuilds the URL Twilio called ([`PublicUrl`]): by default the configured scheme, the
 //!    request target's authority or the `Host` header, and the original path and query
 //!    (axum's `OriginalUri`, so a layer inside `Router::nest` sees the whole path).
-//! 4. Decodes the parameters: form bodies are decoded ([`FormParams`]), and with a static
-//!    keyring the first key's MAC of the URL absorbs them as they are decoded; GET and HEAD
-//!    have none (the query is in the URL); any other body must match the URL's `bodySHA256`.
+//! 4. Decodes the parameters once ([`FormParams`]): a form body's fields; GET and HEAD have
+//!    none (the query is in the URL); any other body must match the URL's `bodySHA256`. The
+//!    key resolver, the MAC and the handler all read this one decoding.
 //! 5. Tries the URL and its [variants](UrlVariants) (port toggled, trailing slash dropped)
 //!    against the [keys](Keyring), comparing in constant time; the first match wins.
 //! 6. Passes the request on with the same body bytes and a [`VerifiedWebhook`] in its
@@ -44,9 +44,9 @@
 //!    is not valid HTTP for this purpose (no host, a body that breaks off). Each rejection
 //!    is logged once as a `tracing` event, target `tower_twilio`, without any secret.
 //!
-//! The pure algorithm lives in [`signature`], [`form`] and [`url`], with no HTTP types:
-//! use it directly to verify requests outside Tower, and [`testing`] to sign requests in
-//! your own tests.
+//! The pure algorithm lives in [`canonical`], [`signature`], [`form`] and [`url`], with no
+//! HTTP types: use it directly to verify requests outside Tower, and [`testing`] to sign
+//! requests in your own tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
