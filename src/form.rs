@@ -31,9 +31,9 @@ pub struct FormParams {
     text: String,
     /// The fields, as offsets into `text`.
     fields: Vec<Field>,
-    /// Indices into `fields` in Twilio's order: by key, then by value. Sorted once, here,
+    /// The same fields in Twilio's order: by key, then by value. Sorted once, when parsed,
     /// for everything that needs the signed order.
-    sorted: Vec<usize>,
+    sorted: Vec<Field>,
 }
 
 /// One field: its key is `text[key..value]`, its value `text[value..end]`.
@@ -106,21 +106,22 @@ impl FormParams {
     }
 
     fn sorted(text: String, fields: Vec<Field>) -> Self {
-        let mut params = Self {
+        let mut sorted = fields.clone();
+        let bytes = text.as_bytes();
+        // By key, then by value, comparing bytes, as Twilio sorts.
+        sorted.sort_unstable_by(|a, b| {
+            let key = |f: &Field| &bytes[f.key..f.value];
+            let value = |f: &Field| &bytes[f.value..f.end];
+            key(a).cmp(key(b)).then_with(|| value(a).cmp(value(b)))
+        });
+        Self {
             text,
             fields,
-            sorted: Vec::new(),
-        };
-        let mut sorted: Vec<usize> = (0..params.fields.len()).collect();
-        // Tuples compare by key, then by value; `str` compares by bytes, as Twilio sorts.
-        sorted.sort_unstable_by_key(|&i| params.pair(i));
-        params.sorted = sorted;
-        params
+            sorted,
+        }
     }
 
-    /// Field `i`'s key and value.
-    fn pair(&self, i: usize) -> (&str, &str) {
-        let f = &self.fields[i];
+    fn pair(&self, f: &Field) -> (&str, &str) {
         (&self.text[f.key..f.value], &self.text[f.value..f.end])
     }
 
@@ -136,7 +137,7 @@ impl FormParams {
 
     /// All `(key, value)` pairs in body order, repeated keys included.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        (0..self.fields.len()).map(|i| self.pair(i))
+        self.fields.iter().map(|f| self.pair(f))
     }
 
     /// Number of fields (a repeated key counts once per occurrence).
@@ -158,7 +159,7 @@ impl FormParams {
     /// assert_eq!(params.canonical().to_bytes(), b"BodyHiTo+1415");
     /// ```
     pub fn canonical(&self) -> CanonicalParams<'_> {
-        CanonicalParams::from_sorted(self.sorted.iter().map(|&i| self.pair(i)))
+        CanonicalParams::from_sorted(self.sorted.iter().map(|f| self.pair(f)))
     }
 }
 
