@@ -9,6 +9,8 @@
 
 use std::fmt;
 
+use sha2::{Digest, Sha256};
+
 /// The parameter half of the string Twilio signs.
 ///
 /// Keys in byte order, each key's distinct values in byte order, written `key` `value` with
@@ -74,6 +76,14 @@ impl<'a> CanonicalParams<'a> {
     /// ```
     pub fn string_to_sign<'s>(&'s self, url: &'s str) -> impl Iterator<Item = &'s [u8]> + 's {
         std::iter::once(url.as_bytes()).chain(self.pieces())
+    }
+
+    /// SHA-256 of the string to sign for `url`.
+    pub fn sha256(&self, url: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        self.string_to_sign(url)
+            .for_each(|piece| hasher.update(piece));
+        hasher.finalize().into()
     }
 
     /// Each key and its value, in order, without the URL.

@@ -64,6 +64,7 @@ pub mod layer;
 pub mod proxy;
 pub mod public_url;
 pub mod rejection;
+pub mod replay;
 pub mod signature;
 pub mod testing;
 pub mod url;

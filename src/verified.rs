@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::canonical::CanonicalParams;
 use crate::form::FormParams;
 use crate::keys::{KeyId, KeyKind};
 use crate::signature::Algorithm;
@@ -31,6 +32,9 @@ pub struct VerifiedWebhook {
     pub(crate) url: String,
     /// Shared, so that extracting the parameters copies nothing.
     pub(crate) params: Arc<FormParams>,
+    /// Whether `params` are part of the string to sign (a form body), or were read from a
+    /// query the URL already carries.
+    pub(crate) params_signed: bool,
 }
 
 impl VerifiedWebhook {
@@ -53,6 +57,18 @@ impl VerifiedWebhook {
     /// password in it, if any, as Twilio signed it; do not log it unmasked).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// SHA-256 of the string Twilio signed (the URL, then the parameters in Twilio's order):
+    /// the same for every retry of one webhook, and different for any change a signature
+    /// would catch. What the [replay guard](crate::replay) remembers.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let params = if self.params_signed {
+            self.params.canonical()
+        } else {
+            CanonicalParams::none()
+        };
+        params.sha256(&self.url)
     }
 
     /// The decoded parameters: the form body's fields, or for a GET the query's (where

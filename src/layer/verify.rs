@@ -218,6 +218,7 @@ pub(crate) fn verify(
         algorithm: selection.algorithm,
         url: matched_url,
         params: Arc::new(params),
+        params_signed: kind == BodyKind::Form,
     })
 }
 
@@ -235,6 +236,7 @@ pub(crate) fn unverified(parts: &Parts, received: Received) -> VerifiedWebhook {
         algorithm: Algorithm::HmacSha1,
         url: received.url,
         params: Arc::new(received.params),
+        params_signed: received.kind == BodyKind::Form,
     }
 }
 
