@@ -14,6 +14,8 @@
 //! * `layer`: one request through `TwilioWebhookLayer` around a `service_fn`, and the bare
 //!   `service_fn` for reference; each also with the request as axum's router passes it on
 //!   (`OriginalUri` in its extensions);
+//! * `replay`: the layer alone and with the in-memory replay guard inside it, on new
+//!   webhooks (each request signed with a field of its own) and on a duplicate;
 //! * `scaling_size`, `scaling_params`: `verify` against body size and field count.
 
 use std::borrow::Cow;
@@ -27,7 +29,8 @@ use http::StatusCode;
 use sha1::Sha1;
 use tower::Layer as _;
 use tower_twilio::form::FormParams;
-use tower_twilio::signature::{Algorithm, Signature};
+use tower_twilio::replay::ReplayGuardLayer;
+use tower_twilio::signature::{sign, Algorithm, Signature};
 use tower_twilio::{Scheme, TwilioWebhookLayer};
 
 #[allow(dead_code)]
@@ -211,6 +214,78 @@ fn scaling(c: &mut Criterion) {
     group.finish();
 }
 
+fn replay(c: &mut Criterion) {
+    // The guard bounds store calls with Tokio's timer: a runtime must be current.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let _entered = runtime.enter();
+    let webhook = Webhook::voice();
+    let layer = || {
+        TwilioWebhookLayer::new(&webhook.auth_token)
+            .expect("valid token")
+            .scheme(Scheme::Https)
+    };
+    let mut alone = layer().layer(tower::service_fn(inner as Inner));
+    let mut guarded =
+        layer().layer(ReplayGuardLayer::in_memory().layer(tower::service_fn(inner as Inner)));
+    // A webhook of its own per request: the body with one more field, signed again.
+    let mut n = 0u64;
+    let mut fresh = || {
+        n += 1;
+        let body = format!("{}&Nonce={n}", webhook.body);
+        let params = FormParams::parse(body.as_bytes());
+        let header = sign(
+            &webhook.auth_token,
+            &webhook.url,
+            params.iter(),
+            Algorithm::HmacSha1,
+        );
+        Webhook {
+            body,
+            signature: header.clone(),
+            ..webhook.clone()
+        }
+        .request(&header)
+    };
+    let duplicate = || webhook.request(&webhook.signature);
+    assert_eq!(call(&mut guarded, duplicate()).status(), StatusCode::OK);
+    let replayed = call(&mut guarded, duplicate());
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+
+    let mut group = c.benchmark_group("replay");
+    group.bench_function("layer_alone_new", |b| {
+        b.iter_batched(
+            &mut fresh,
+            |request| call(&mut alone, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("guard_new", |b| {
+        b.iter_batched(
+            &mut fresh,
+            |request| call(&mut guarded, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("layer_alone_duplicate", |b| {
+        b.iter_batched(
+            duplicate,
+            |request| call(&mut alone, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("guard_duplicate", |b| {
+        b.iter_batched(
+            duplicate,
+            |request| call(&mut guarded, request),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -221,6 +296,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = floor, steps, verify, layer, scaling
+    targets = floor, steps, verify, layer, replay, scaling
 }
 criterion_main!(benches);

@@ -17,11 +17,16 @@
 //! | `TRUSTED_PROXIES` | none | IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
 //! | `WEBHOOK_BASIC_AUTH` | none | `user:password` required with HTTP Basic or Digest |
 //! | `TLS_CERT`, `TLS_KEY` | none | PEM files: serve HTTPS (rustls) |
+//! | `REPLAY_GUARD` | `on` | `off`: no deduplication of webhooks |
+//! | `REDIS_URL` | none | deduplicate through Redis (shared by several instances; cargo feature `redis`) instead of memory |
+//! | `REPLAY_TTL_SECS` | `86400` | how long a handled webhook is remembered |
+//! | `REPLAY_STORE_FAILURE` | `open` | when the store fails: `open` (handle without deduplication) or `closed` (503) |
 //! | `RUST_LOG` | `info` | log filter |
 //!
 //! Routes, all behind the layer except `/healthz`: `GET|POST /voice` (TwiML `<Say>`),
 //! `POST /sms` (TwiML `<Message>` echoing the text), `POST /status` (204), `POST /events`
-//! (JSON, 204), `GET /media` (Media Streams WebSocket), `GET /healthz`.
+//! (JSON, 204), `GET /media` (Media Streams WebSocket), `GET /healthz`. The replay guard
+//! answers duplicates on all but `/media` (whose handshakes may repeat) and `/healthz`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +48,7 @@ use tower::ServiceExt;
 use tower_twilio::auth::{Credentials, HttpAuthLayer};
 use tower_twilio::extract::TwilioParams;
 use tower_twilio::public_url::TrustedProxies;
+use tower_twilio::replay::{OnStoreFailure, ReplayGuardLayer};
 use tower_twilio::signature::{sign, Algorithm};
 use tower_twilio::{Keyring, PublicUrl, TwilioWebhookLayer, VerifiedWebhook};
 use tracing_subscriber::EnvFilter;
@@ -57,6 +63,82 @@ struct Settings {
     public_base: Option<String>,
     basic_auth: Option<Credentials>,
     tls: Option<(PathBuf, PathBuf)>,
+    replay: Option<Replay>,
+}
+
+/// The replay guard's settings; `None` in `Settings` when `REPLAY_GUARD=off`.
+struct Replay {
+    redis_url: Option<String>,
+    ttl: Duration,
+    on_store_failure: OnStoreFailure,
+}
+
+impl Replay {
+    fn from_env() -> Result<Option<Self>, String> {
+        match var("REPLAY_GUARD")?.as_deref() {
+            None | Some("on") => {}
+            Some("off") => return Ok(None),
+            Some(_) => return Err("REPLAY_GUARD must be on or off".into()),
+        }
+        let ttl = match var("REPLAY_TTL_SECS")? {
+            None => tower_twilio::replay::DEFAULT_TTL,
+            Some(secs) => match secs.parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => return Err("REPLAY_TTL_SECS must be a whole number of seconds above 0".into()),
+            },
+        };
+        let on_store_failure = match var("REPLAY_STORE_FAILURE")?.as_deref() {
+            None | Some("open") => OnStoreFailure::Open,
+            Some("closed") => OnStoreFailure::Closed,
+            Some(_) => return Err("REPLAY_STORE_FAILURE must be open or closed".into()),
+        };
+        Ok(Some(Self {
+            redis_url: var("REDIS_URL")?,
+            ttl,
+            on_store_failure,
+        }))
+    }
+
+    /// The guard over Redis or memory. A malformed `REDIS_URL` stops start-up; an
+    /// unreachable Redis is only a warning, since it may come up later.
+    async fn layer(&self) -> Result<ReplayGuardLayer, String> {
+        let guard = match &self.redis_url {
+            None => ReplayGuardLayer::in_memory(),
+            Some(url) => redis_guard(url).await?,
+        };
+        Ok(guard.ttl(self.ttl).on_store_failure(self.on_store_failure))
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_guard(url: &str) -> Result<ReplayGuardLayer, String> {
+    let store =
+        tower_twilio::replay::RedisStore::open(url).map_err(|err| format!("REDIS_URL: {err}"))?;
+    let reachable = async {
+        let client = redis::Client::open(url).ok()?;
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .ok()
+    };
+    if tokio::time::timeout(Duration::from_secs(2), reachable)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        tracing::warn!("Redis at REDIS_URL does not answer: the replay guard fails as REPLAY_STORE_FAILURE says until it does");
+    }
+    Ok(ReplayGuardLayer::new(store))
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_guard(_url: &str) -> Result<ReplayGuardLayer, String> {
+    Err(
+        "REDIS_URL needs the redis feature: cargo run --features redis --example twiml_server"
+            .into(),
+    )
 }
 
 /// A variable that is set must be non-empty.
@@ -119,6 +201,7 @@ impl Settings {
             public_base,
             basic_auth,
             tls,
+            replay: Replay::from_env()?,
         })
     }
 
@@ -215,7 +298,7 @@ async fn media_stream(mut socket: WebSocket) {
     }
 }
 
-fn app(settings: &Settings) -> Router {
+fn app(settings: &Settings, replay: Option<ReplayGuardLayer>) -> Router {
     let mut signature = TwilioWebhookLayer::with_keyring(settings.keyring.clone())
         .public_url(settings.public_url.clone())
         .scheme(if settings.tls.is_some() {
@@ -227,13 +310,17 @@ fn app(settings: &Settings) -> Router {
         // Twilio signs the URL with the credentials in it.
         signature = signature.credentials_in_url(credentials);
     }
-    let protected = Router::new()
+    let guarded = Router::new()
         .route("/voice", get(voice).post(voice))
         .route("/sms", post(sms))
         .route("/status", post(status))
-        .route("/events", post(events))
-        .route("/media", get(media))
-        .route_layer(signature);
+        .route("/events", post(events));
+    let guarded = match replay {
+        // Inside the signature check: only verified webhooks are remembered.
+        Some(replay) => guarded.route_layer(replay),
+        None => guarded,
+    };
+    let protected = guarded.route("/media", get(media)).route_layer(signature);
     let protected = match &settings.basic_auth {
         // Outside the signature check: Twilio's first, credential-less try gets the 401.
         Some(credentials) => {
@@ -411,7 +498,17 @@ async fn main() {
         settings.bind = local;
     }
     let local = settings.bind;
-    let app = app(&settings);
+    let replay = match &settings.replay {
+        Some(replay) => match replay.layer().await {
+            Ok(layer) => Some(layer),
+            Err(message) => {
+                eprintln!("twiml_server: configuration error: {message}");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
+    let app = app(&settings, replay);
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         keys = ?settings.keyring,

@@ -262,6 +262,11 @@ impl Signature {
         Ok(Self { mac })
     }
 
+    /// The MAC bytes (20 or 32).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.mac.as_slice()
+    }
+
     /// The algorithm whose output length this signature has.
     pub fn algorithm_by_length(&self) -> Algorithm {
         if self.mac.len == Algorithm::HmacSha256.mac_len() {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use crate::canonical::CanonicalParams;
 use crate::form::FormParams;
 use crate::keys::{KeyId, KeyKind};
-use crate::signature::Algorithm;
+use crate::replay::ReplayId;
+use crate::signature::{Algorithm, Signature};
 
 /// Proof that a request's Twilio signature was verified, and what it was verified with.
 ///
@@ -35,6 +36,8 @@ pub struct VerifiedWebhook {
     /// Whether `params` are part of the string to sign (a form body), or were read from a
     /// query the URL already carries.
     pub(crate) params_signed: bool,
+    /// The signature that matched; `None` when verification is switched off.
+    pub(crate) signature: Option<Signature>,
 }
 
 impl VerifiedWebhook {
@@ -61,7 +64,7 @@ impl VerifiedWebhook {
 
     /// SHA-256 of the string Twilio signed (the URL, then the parameters in Twilio's order):
     /// the same for every retry of one webhook, and different for any change a signature
-    /// would catch. What the [replay guard](crate::replay) remembers.
+    /// would catch.
     pub fn fingerprint(&self) -> [u8; 32] {
         let params = if self.params_signed {
             self.params.canonical()
@@ -69,6 +72,17 @@ impl VerifiedWebhook {
             CanonicalParams::none()
         };
         params.sha256(&self.url)
+    }
+
+    /// What the [replay guard](crate::replay) knows this webhook by: the MAC it was verified
+    /// with, a keyed hash of the string Twilio signed (so a store holds nothing from which
+    /// the parameters could be guessed); the [fingerprint](Self::fingerprint) when
+    /// verification is switched off.
+    pub(crate) fn replay_id(&self) -> ReplayId {
+        match &self.signature {
+            Some(signature) => ReplayId::new(signature.as_bytes()),
+            None => ReplayId::new(&self.fingerprint()),
+        }
     }
 
     /// The decoded parameters: the form body's fields, or for a GET the query's (where

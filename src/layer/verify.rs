@@ -219,6 +219,7 @@ pub(crate) fn verify(
         url: matched_url,
         params: Arc::new(params),
         params_signed: kind == BodyKind::Form,
+        signature: Some(*signature),
     })
 }
 
@@ -237,6 +238,7 @@ pub(crate) fn unverified(parts: &Parts, received: Received) -> VerifiedWebhook {
         url: received.url,
         params: Arc::new(received.params),
         params_signed: received.kind == BodyKind::Form,
+        signature: None,
     }
 }
 

@@ -7,7 +7,7 @@ use moka::ops::compute::Op;
 use moka::sync::Cache;
 use moka::Expiry;
 
-use super::store::{Begin, Claim, ReplayKey, ReplayStore, StoreError, StoredResponse};
+use super::store::{Begin, Claim, ReplayId, ReplayKey, ReplayStore, StoreError, StoredResponse};
 use crate::keys::BoxFuture;
 
 /// The default bound on what a [`MemoryStore`] holds: 64 MiB of keys and stored responses.
@@ -27,7 +27,8 @@ pub const DEFAULT_MEMORY_CAPACITY: u64 = 64 * 1024 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct MemoryStore {
-    entries: Cache<ReplayKey, Entry>,
+    /// One process needs no namespace.
+    entries: Cache<ReplayId, Entry>,
 }
 
 #[derive(Clone)]
@@ -57,14 +58,14 @@ impl Entry {
 /// Each entry lives for the TTL it was written with.
 struct EntryTtl;
 
-impl Expiry<ReplayKey, Entry> for EntryTtl {
-    fn expire_after_create(&self, _: &ReplayKey, entry: &Entry, _: Instant) -> Option<Duration> {
+impl Expiry<ReplayId, Entry> for EntryTtl {
+    fn expire_after_create(&self, _: &ReplayId, entry: &Entry, _: Instant) -> Option<Duration> {
         Some(entry.ttl())
     }
 
     fn expire_after_update(
         &self,
-        _: &ReplayKey,
+        _: &ReplayId,
         entry: &Entry,
         _: Instant,
         _: Option<Duration>,
@@ -78,13 +79,13 @@ impl MemoryStore {
     pub fn with_capacity(bytes: u64) -> Self {
         let entries = Cache::builder()
             .max_capacity(bytes)
-            .weigher(|key: &ReplayKey, entry: &Entry| {
+            .weigher(|_: &ReplayId, entry: &Entry| {
                 let body = match entry {
                     Entry::InProgress { .. } => 0,
                     Entry::Completed { response, .. } => response.body().len(),
                 };
-                // The key, the body, and a guess at the bookkeeping around them.
-                u32::try_from(key.as_str().len() + body + 128).unwrap_or(u32::MAX)
+                // The body, and a guess at the key and the bookkeeping around them.
+                u32::try_from(body + 160).unwrap_or(u32::MAX)
             })
             .expire_after(EntryTtl)
             .build();
@@ -93,9 +94,8 @@ impl MemoryStore {
 
     fn begin_now(&self, key: &ReplayKey, claim: Claim, ttl: Duration) -> Begin {
         let mut found = Begin::Started;
-        self.entries
-            .entry(key.clone())
-            .and_compute_with(|existing| match existing.map(|e| e.into_value()) {
+        self.entries.entry(key.id()).and_compute_with(|existing| {
+            match existing.map(|e| e.into_value()) {
                 None => Op::Put(Entry::InProgress { claim, ttl }),
                 Some(Entry::InProgress { .. }) => {
                     found = Begin::InProgress;
@@ -105,13 +105,14 @@ impl MemoryStore {
                     found = Begin::Completed(response);
                     Op::Nop
                 }
-            });
+            }
+        });
         found
     }
 
     fn complete_now(&self, key: &ReplayKey, claim: Claim, response: StoredResponse, ttl: Duration) {
         self.entries
-            .entry(key.clone())
+            .entry(key.id())
             .and_compute_with(|existing| match existing {
                 Some(entry) if entry.value().holds(claim) => {
                     Op::Put(Entry::Completed { response, ttl })
@@ -122,7 +123,7 @@ impl MemoryStore {
 
     fn release_now(&self, key: &ReplayKey, claim: Claim) {
         self.entries
-            .entry(key.clone())
+            .entry(key.id())
             .and_compute_with(|existing| match existing {
                 Some(entry) if entry.value().holds(claim) => Op::Remove,
                 _ => Op::Nop,
@@ -180,7 +181,7 @@ mod tests {
     use http::StatusCode;
 
     fn key(n: u8) -> ReplayKey {
-        ReplayKey::new("test", &[n; 32])
+        ReplayKey::new("test", ReplayId::new(&[n; 20]))
     }
 
     fn ok(body: &'static str) -> StoredResponse {

@@ -17,11 +17,15 @@
 //!   tower-http's `CatchPanicLayer`), or a request dropped before its answer: the key is
 //!   released, so Twilio's retry runs the handler again.
 //!
-//! The key is the SHA-256 of the string Twilio signed
-//! ([`VerifiedWebhook::fingerprint`](crate::VerifiedWebhook::fingerprint)): nothing a client
-//! can change without failing verification, never `I-Twilio-Idempotency-Token` (which is not
-//! signed; it is logged with each decision as a hint). A forged request with the same
-//! parameters is refused by the signature layer before it reaches the guard.
+//! The key is the MAC the request's signature matched: a keyed hash of the string Twilio
+//! signed, so nothing a client can change without failing verification, and nothing from
+//! which a store's reader could guess the parameters; never `I-Twilio-Idempotency-Token`
+//! (which is not signed; it is logged with each decision as a hint). A forged request with
+//! the same parameters is refused by the signature layer before it reaches the guard. (With
+//! verification switched off, the key is the SHA-256 of the string to sign,
+//! [`VerifiedWebhook::fingerprint`](crate::VerifiedWebhook::fingerprint).) A retry that
+//! Twilio signs with another key than the first try (the moment an Auth Token is rotated)
+//! is a new webhook to the guard.
 //!
 //! Place it inside [`TwilioWebhookLayer`](crate::TwilioWebhookLayer), on the routes to guard
 //! (added before the signature layer, so it runs after it). Requests the signature layer
@@ -82,4 +86,5 @@ pub use self::layer::{
 };
 pub use self::memory::{MemoryStore, DEFAULT_MEMORY_CAPACITY};
 pub use self::service::ReplayGuard;
+pub(crate) use self::store::ReplayId;
 pub use self::store::{Begin, Claim, ReplayKey, ReplayStore, StoreError, StoredResponse};

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use super::future::{unverified, ResponseFuture, Webhook};
 use super::layer::Guard;
-use super::store::{Claim, ReplayKey};
+use super::store::{Claim, ReplayId, ReplayKey};
 use crate::verified::VerifiedWebhook;
 
 /// `I-Twilio-Idempotency-Token`: the same on Twilio's retries, but not signed.
@@ -69,26 +69,26 @@ where
             .get(&IDEMPOTENCY_TOKEN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let fingerprint = request
+        let id = request
             .extensions()
             .get::<VerifiedWebhook>()
-            .map(VerifiedWebhook::fingerprint);
-        let webhook = |fingerprint: &[u8; 32]| Webhook {
+            .map(VerifiedWebhook::replay_id);
+        let webhook = |id: ReplayId| Webhook {
             guard: Arc::clone(&self.guard),
-            key: ReplayKey::new(&self.guard.namespace, fingerprint),
+            key: ReplayKey::new(&self.guard.namespace, id),
             claim: Claim::new(),
             token,
         };
-        let Some(fingerprint) = fingerprint else {
+        let Some(id) = id else {
             tracing::error!(
                 target: "tower_twilio",
                 path = request.uri().path(),
                 "no VerifiedWebhook in the request: is ReplayGuardLayer inside TwilioWebhookLayer?"
             );
-            return ResponseFuture::ready(webhook(&[0; 32]), unverified());
+            return ResponseFuture::ready(webhook(ReplayId::new(&[])), unverified());
         };
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::beginning(webhook(&fingerprint), inner, request)
+        ResponseFuture::beginning(webhook(id), inner, request)
     }
 }

@@ -1,7 +1,8 @@
 //! What the replay guard asks of a store, and what it keeps there.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,34 +10,68 @@ use http::{HeaderValue, StatusCode};
 
 use crate::keys::BoxFuture;
 
-/// The name under which a store keeps one webhook: a namespace, then the hex SHA-256 of the
-/// string Twilio signed ([`VerifiedWebhook::fingerprint`](crate::VerifiedWebhook::fingerprint)).
+/// What identifies one webhook to the guard: up to 32 bytes (a MAC, or a SHA-256).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ReplayId {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl ReplayId {
+    /// The first 32 bytes of `id` (MACs and SHA-256 have at most 32).
+    pub(crate) fn new(id: &[u8]) -> Self {
+        let len = id.len().min(32);
+        let mut bytes = [0; 32];
+        bytes[..len].copy_from_slice(&id[..len]);
+        Self {
+            bytes,
+            len: len as u8,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// The name under which a store keeps one webhook: a namespace, then the hex of the MAC its
+/// signature matched.
 ///
 /// Derived from signed data only: a client cannot change it without breaking the signature,
-/// and no header it sends (such as `I-Twilio-Idempotency-Token`) takes part.
+/// and no header it sends (such as `I-Twilio-Idempotency-Token`) takes part. Being a keyed
+/// hash, it tells a store's reader nothing about the webhook's parameters.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct ReplayKey(Arc<str>);
+pub struct ReplayKey {
+    id: ReplayId,
+    name: Arc<str>,
+}
 
 impl ReplayKey {
-    pub(crate) fn new(namespace: &str, fingerprint: &[u8; 32]) -> Self {
-        Self(format!("{namespace}:{}", hex::encode(fingerprint)).into())
+    pub(crate) fn new(namespace: &str, id: ReplayId) -> Self {
+        let name = format!("{namespace}:{}", hex::encode(id.as_slice())).into();
+        Self { id, name }
     }
 
     /// The key as a string, e.g. `tower-twilio:replay:v1:3f9a...`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// The key without its namespace: what one process needs to tell webhooks apart.
+    pub(crate) fn id(&self) -> ReplayId {
+        self.id
     }
 }
 
 impl fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.name, f)
     }
 }
 
 impl fmt::Display for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -46,12 +81,18 @@ impl fmt::Display for ReplayKey {
 pub struct Claim(u128);
 
 impl Claim {
-    /// A fresh, random claim.
+    /// A claim no other request, in this process or another, holds: a random number drawn
+    /// once per process, with a counter in its low half.
     pub fn new() -> Self {
-        let mut bytes = [0u8; 16];
-        // The OS random source; a claim only needs to be unique, not secret.
-        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-        Self(u128::from_le_bytes(bytes))
+        static PROCESS: OnceLock<u64> = OnceLock::new();
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let process = *PROCESS.get_or_init(|| {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).expect("the operating system's random source");
+            u64::from_le_bytes(bytes)
+        });
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        Self(u128::from(process) << 64 | u128::from(count))
     }
 
     /// The claim as 32 hex digits (how the Redis store writes it).
