@@ -66,6 +66,7 @@ pub mod public_url;
 pub mod rejection;
 pub mod replay;
 pub mod signature;
+mod telemetry;
 pub mod testing;
 pub mod url;
 mod verified;
@@ -81,6 +82,9 @@ pub use crate::layer::{TwilioWebhook, TwilioWebhookLayer};
 pub use crate::public_url::{PublicUrl, Scheme};
 pub use crate::rejection::{DefaultOnRejection, OnRejection, Rejection, RejectionReason};
 pub use crate::signature::Algorithm;
+#[cfg(feature = "metrics")]
+pub use crate::telemetry::describe_metrics;
+pub use crate::telemetry::{REPLAY_STORE_ERRORS_TOTAL, VERIFY_DURATION_SECONDS, WEBHOOKS_TOTAL};
 pub use crate::url::UrlVariants;
 pub use crate::verified::VerifiedWebhook;
 

@@ -9,6 +9,7 @@
 //! have come from the client. That is the value used.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 /// Why a header from a trusted proxy could not be used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +41,15 @@ impl fmt::Display for ProxyHeaderError {
 
 impl std::error::Error for ProxyHeaderError {}
 
-/// The `proto` and `host` of one `Forwarded` element, unquoted.
+/// The `proto`, `host` and `for` of one `Forwarded` element, unquoted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ForwardedElement {
     /// The `proto` parameter.
     pub proto: Option<String>,
     /// The `host` parameter.
     pub host: Option<String>,
+    /// The `for` parameter: the address the proxy received the request from.
+    pub client: Option<String>,
 }
 
 /// Parses every `Forwarded` header line (in order) and returns the last element: the one the
@@ -68,16 +71,34 @@ pub fn last_forwarded_element<'a, I>(lines: I) -> Result<Option<ForwardedElement
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut last = None;
+    Ok(forwarded_elements(lines)?.pop())
+}
+
+/// Every element of every `Forwarded` header line, in order.
+pub(crate) fn forwarded_elements<'a, I>(lines: I) -> Result<Vec<ForwardedElement>, ProxyHeaderError>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let mut elements = Vec::new();
     for line in lines {
         for element in split_outside_quotes(line, b',')? {
-            if element.trim().is_empty() {
-                continue;
+            if !element.trim().is_empty() {
+                elements.push(parse_element(element)?);
             }
-            last = Some(parse_element(element)?);
         }
     }
-    Ok(last)
+    Ok(elements)
+}
+
+/// The address in a `Forwarded` `for` value or an `X-Forwarded-For` item: an IP, with or
+/// without a port, IPv6 in brackets or not. `None` for `unknown` and obfuscated names.
+pub(crate) fn parse_client(value: &str) -> Option<IpAddr> {
+    let value = value.trim();
+    value
+        .parse::<IpAddr>()
+        .or_else(|_| value.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()
+        .or_else(|| value.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// One element: `name=value` pairs separated by `;`.
@@ -98,8 +119,10 @@ fn parse_element(element: &str) -> Result<ForwardedElement, ProxyHeaderError> {
             &mut parsed.proto
         } else if name.eq_ignore_ascii_case("host") {
             &mut parsed.host
+        } else if name.eq_ignore_ascii_case("for") {
+            &mut parsed.client
         } else {
-            // `for`, `by` and extensions do not make the URL.
+            // `by` and extensions say nothing this layer uses.
             continue;
         };
         if slot.replace(value).is_some() {
@@ -282,5 +305,26 @@ mod tests {
         assert_eq!(parse_proto("HTTPS"), Ok(true));
         assert_eq!(parse_proto("ws"), Ok(false));
         assert_eq!(parse_proto("ftp"), Err(ProxyHeaderError::Proto));
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn client_addresses_in_every_spelling() {
+        for (value, ip) in [
+            ("192.0.2.43", "192.0.2.43"),
+            (" 192.0.2.43:47011 ", "192.0.2.43"),
+            ("2001:db8::17", "2001:db8::17"),
+            ("[2001:db8::17]", "2001:db8::17"),
+            ("[2001:db8::17]:4711", "2001:db8::17"),
+        ] {
+            assert_eq!(parse_client(value), Some(ip.parse().unwrap()), "{value}");
+        }
+        for value in ["unknown", "_hidden", "", "192.0.2.300", "[::1", "host:80"] {
+            assert_eq!(parse_client(value), None, "{value}");
+        }
     }
 }

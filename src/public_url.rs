@@ -27,6 +27,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 static X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The scheme of the connection this server accepts requests on.
 ///
@@ -374,6 +375,44 @@ impl PublicUrl {
         url.push_str(prefix);
         url.push_str(path_and_query);
         Ok(url)
+    }
+
+    /// The client a request came from, as far as this configuration believes anyone: the
+    /// TCP peer, or, when the peer is a trusted proxy, the nearest address in
+    /// `Forwarded: for=` (or else `X-Forwarded-For`) that is not a trusted proxy itself.
+    /// What a client wrote into those headers is to the left of what the proxies added, so
+    /// it is never reached while an untrusted address stands to its right.
+    pub(crate) fn client(&self, parts: &Parts) -> Option<IpAddr> {
+        let peer = peer_ip(parts)?;
+        let Source::TrustedProxies(proxies) = &self.source else {
+            return Some(peer);
+        };
+        if !proxies.contains(peer) {
+            return Some(peer);
+        }
+        let lines = |name| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let hops: Vec<Option<IpAddr>> = match proxy::forwarded_elements(lines(&FORWARDED)) {
+            Ok(elements) if !elements.is_empty() => elements
+                .iter()
+                .map(|e| e.client.as_deref().and_then(proxy::parse_client))
+                .collect(),
+            // Without (usable) `Forwarded`, X-Forwarded-For.
+            _ => lines(&X_FORWARDED_FOR)
+                .flat_map(|line| line.split(','))
+                .filter(|item| !item.trim().is_empty())
+                .map(proxy::parse_client)
+                .collect(),
+        };
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            match hop {
+                Some(ip) if proxies.contains(ip) => client = ip,
+                Some(ip) => return Some(ip),
+                // An address the proxy would not name: the last one it did is what is known.
+                None => break,
+            }
+        }
+        Some(client)
     }
 
     /// Likely causes of a failed verification visible from this request; only computed for
@@ -853,6 +892,40 @@ mod tests {
                 "{name}: {value}"
             );
         }
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_names_another() {
+        let proxied = PublicUrl::trusted_proxies(["10.0.0.0/8"]).unwrap();
+        let client = |peer: &str, headers: &[(&str, &str)]| {
+            let mut builder = Request::post("/v").header(HOST, "h");
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
+            }
+            proxied.client(&from_peer(builder, peer)).map(|ip| ip.to_string())
+        };
+        let xff = |v| [("x-forwarded-for", v)];
+        // From an untrusted peer nothing it says is believed.
+        assert_eq!(client("192.0.2.7", &xff("198.51.100.1")).as_deref(), Some("192.0.2.7"));
+        // Through a trusted proxy: the nearest untrusted address, never one further left.
+        assert_eq!(client("10.0.0.1", &xff("198.51.100.1")).as_deref(), Some("198.51.100.1"));
+        assert_eq!(
+            client("10.0.0.1", &xff("203.0.113.66, 198.51.100.1, 10.0.0.2")).as_deref(),
+            Some("198.51.100.1")
+        );
+        assert_eq!(client("10.0.0.1", &[]).as_deref(), Some("10.0.0.1"));
+        assert_eq!(client("10.0.0.1", &xff("unknown")).as_deref(), Some("10.0.0.1"));
+        let forwarded = [
+            ("forwarded", r#"for=203.0.113.66, for="[2001:db8::1]:4711";proto=https"#),
+            ("x-forwarded-for", "198.51.100.1"),
+        ];
+        assert_eq!(client("10.0.0.1", &forwarded).as_deref(), Some("2001:db8::1"));
+        // No peer address: no client.
+        assert_eq!(proxied.client(&parts(Request::post("/v"))), None);
+        // The default source believes no header.
+        let seen = PublicUrl::default();
+        let p = from_peer(Request::post("/v").header("x-forwarded-for", "198.51.100.1"), "10.0.0.1");
+        assert_eq!(seen.client(&p), Some("10.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! puts it in that response's extensions so outer layers can see it too.
 
 use std::fmt;
+use std::time::Duration;
 
 use http::{header, HeaderValue, Response, StatusCode};
 
@@ -44,6 +45,12 @@ pub enum RejectionReason {
     UnknownAccount,
     /// The [key resolver](crate::keys::KeyResolver) failed (503, so Twilio retries).
     KeyLookupFailed,
+    /// `X-Twilio-Signature` or `X-Twilio-Webhooks-Signature-Settings` came more than once
+    /// (400): which one counts would be a guess, so neither does.
+    RepeatedHeader {
+        /// The header's name.
+        header: &'static str,
+    },
 }
 
 impl RejectionReason {
@@ -52,9 +59,9 @@ impl RejectionReason {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeyLookupFailed => StatusCode::SERVICE_UNAVAILABLE,
-            Self::BodyReadFailed | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::BodyReadFailed
+            | Self::RepeatedHeader { .. }
+            | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -77,6 +84,33 @@ impl RejectionReason {
             Self::Url(_) => "Public URL could not be determined\n",
             Self::UnknownAccount => "Invalid Twilio signature\n",
             Self::KeyLookupFailed => "Signature keys are unavailable, try again later\n",
+            Self::RepeatedHeader { .. } => "Repeated X-Twilio signature header\n",
+        }
+    }
+
+    /// A stable `snake_case` name, for metrics labels and log queries.
+    ///
+    /// ```
+    /// use tower_twilio::RejectionReason;
+    /// assert_eq!(RejectionReason::SignatureMismatch.name(), "signature_mismatch");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MissingSignature => "missing_signature",
+            Self::MalformedSignature(_) => "malformed_signature",
+            Self::SignatureMismatch => "signature_mismatch",
+            Self::MissingBodyHash => "missing_body_hash",
+            Self::BodyHashMismatch => "body_hash_mismatch",
+            Self::SignatureSettings(_) => "signature_settings",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyReadFailed => "body_read_failed",
+            Self::Url(UrlError::MissingHost) => "missing_host",
+            Self::Url(UrlError::InvalidHost) => "invalid_host",
+            Self::Url(UrlError::ProxyHeader(_)) => "proxy_header",
+            Self::Url(UrlError::CustomRefused) => "custom_url_refused",
+            Self::UnknownAccount => "unknown_account",
+            Self::KeyLookupFailed => "key_lookup_failed",
+            Self::RepeatedHeader { .. } => "repeated_header",
         }
     }
 }
@@ -95,6 +129,7 @@ impl fmt::Display for RejectionReason {
             Self::Url(why) => write!(f, "URL could not be rebuilt: {why}"),
             Self::UnknownAccount => f.write_str("the key resolver knows no keys for this request"),
             Self::KeyLookupFailed => f.write_str("the key resolver failed"),
+            Self::RepeatedHeader { header } => write!(f, "{header} came more than once"),
         }
     }
 }
@@ -109,6 +144,7 @@ pub struct Rejection {
     keys_tried: Vec<KeyId>,
     hints: Vec<Hint>,
     detail: Option<String>,
+    retry_after: Option<Duration>,
 }
 
 impl Rejection {
@@ -119,7 +155,15 @@ impl Rejection {
             keys_tried: Vec::new(),
             hints: Vec::new(),
             detail: None,
+            retry_after: None,
         }
+    }
+
+    /// The client is over its limit of failed verifications: answered 429, and may fail
+    /// again after `wait`.
+    pub(crate) fn limited(mut self, wait: Duration) -> Self {
+        self.retry_after = Some(wait);
+        self
     }
 
     pub(crate) fn with_detail(mut self, detail: String) -> Self {
@@ -149,9 +193,19 @@ impl Rejection {
         self.reason
     }
 
-    /// The status of the default response.
+    /// The status of the default response: the reason's, or `429 Too Many Requests` for a
+    /// client over its [limit of failed verifications](crate::layer::FailureLimit).
     pub fn status(&self) -> StatusCode {
-        self.reason.status()
+        match self.retry_after {
+            Some(_) => StatusCode::TOO_MANY_REQUESTS,
+            None => self.reason.status(),
+        }
+    }
+
+    /// For a client over its limit of failed verifications, how long until it may fail
+    /// again (the default response's `Retry-After`, in whole seconds, at least 1).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// The URL candidates tried, in order, passwords masked. Empty when verification did not
@@ -175,14 +229,25 @@ impl Rejection {
         self.detail.as_deref()
     }
 
-    /// The default response: the reason's status and a short `text/plain` body.
+    /// The default response: the status, a short `text/plain` body, and `Retry-After` for a
+    /// client over its limit.
     pub fn default_response<B: From<&'static str>>(&self) -> Response<B> {
-        let mut response = Response::new(B::from(self.reason.message()));
+        let message = match self.retry_after {
+            Some(_) => "Too many failed verifications, try again later\n",
+            None => self.reason.message(),
+        };
+        let mut response = Response::new(B::from(message));
         *response.status_mut() = self.status();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        if let Some(wait) = self.retry_after {
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         response
     }
 

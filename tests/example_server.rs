@@ -113,6 +113,27 @@ async fn every_route_accepts_signed_and_refuses_forged_requests() {
 }
 
 #[tokio::test]
+async fn duplicates_are_answered_from_memory_unless_the_guard_is_off() {
+    let params = [("MessageSid", "SMdup"), ("Body", "once")];
+    let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let (status, first) = post_form(&server, "/sms", TOKEN, &params).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(!first.to_ascii_lowercase().contains("idempotent-replayed"));
+    let (status, again) = post_form(&server, "/sms", TOKEN, &params).await;
+    assert_eq!(status, 200, "{again}");
+    assert!(again.to_ascii_lowercase().contains("idempotent-replayed: true"), "{again}");
+    assert_eq!(server.stdout().matches("sms webhook").count(), 1);
+
+    let off = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_GUARD", "off")]);
+    for _ in 0..2 {
+        let (status, response) = post_form(&off, "/sms", TOKEN, &params).await;
+        assert_eq!(status, 200);
+        assert!(!response.to_ascii_lowercase().contains("idempotent-replayed"));
+    }
+    assert_eq!(off.stdout().matches("sms webhook").count(), 2);
+}
+
+#[tokio::test]
 async fn sms_echo_is_escaped_never_twiml() {
     let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
     let body = "<Redirect>https://evil.example/</Redirect> & 'quotes'";
@@ -280,6 +301,29 @@ fn malformed_configuration_stops_start_up_naming_the_variable() {
                 ("TLS_KEY", "/nonexistent.key"),
             ],
             "TLS_CERT",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_GUARD", "maybe")],
+            "REPLAY_GUARD",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_TTL_SECS", "1h")],
+            "REPLAY_TTL_SECS",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_TTL_SECS", "0")],
+            "REPLAY_TTL_SECS",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_STORE_FAILURE", "ajar")],
+            "REPLAY_STORE_FAILURE",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("REDIS_URL", "mongodb://user:fake_secret_never_printed@db"),
+            ],
+            "REDIS_URL",
         ),
     ];
     for (env, var) in cases {

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::Response;
 
+use super::limit::FailureLimiter;
 use crate::keys::{KeyResolver, Keyring};
 use crate::public_url::PublicUrl;
 use crate::rejection::{OnRejection, Rejection};
+use crate::telemetry;
 use crate::url::UrlVariants;
 
 /// The layer's configuration.
@@ -21,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) body_limit: usize,
     /// Local development only; see `dangerously_skip_verification`.
     pub(crate) skip_verification: bool,
+    /// Off unless configured; see `failed_verification_limit`.
+    pub(crate) limiter: Option<Arc<FailureLimiter>>,
 }
 
 impl fmt::Debug for Config {
@@ -31,6 +35,7 @@ impl fmt::Debug for Config {
             .field("variants", &self.variants)
             .field("body_limit", &self.body_limit)
             .field("skip_verification", &self.skip_verification)
+            .field("limiter", &self.limiter)
             .finish()
     }
 }
@@ -60,14 +65,44 @@ pub(crate) struct Shared<R> {
 }
 
 impl<R> Shared<R> {
-    /// Logs `rejection`, builds its response with the hook, and attaches it to the response.
+    /// Answers a refused request: counts a client's failure against its limit, logs the
+    /// rejection (once per period for a client over its limit), builds the response with
+    /// the hook and attaches the rejection to it.
     pub(crate) fn reject<B>(&self, parts: &Parts, rejection: Rejection) -> Response<B>
     where
         R: OnRejection<B>,
     {
-        rejection.log(&parts.method, parts.uri.path());
+        let rejection = self.limit(parts, rejection);
+        let outcome = if rejection.retry_after().is_some() {
+            "limited"
+        } else {
+            rejection.log(&parts.method, parts.uri.path());
+            "rejected"
+        };
+        telemetry::webhook(outcome, rejection.reason().name());
         let mut response = self.on_rejection.response(&rejection);
         response.extensions_mut().insert(rejection);
         response
+    }
+
+    /// Only the client's failures count: a 5xx is this server's, and a request that
+    /// verifies never gets here.
+    fn limit(&self, parts: &Parts, rejection: Rejection) -> Rejection {
+        let Some(limiter) = &self.config.limiter else {
+            return rejection;
+        };
+        if !rejection.status().is_client_error() {
+            return rejection;
+        }
+        let Some(client) = self.config.public_url.client(parts) else {
+            return rejection;
+        };
+        match limiter.failure(client) {
+            None => rejection,
+            Some(wait) => {
+                limiter.suppressed(client);
+                rejection.limited(wait)
+            }
+        }
     }
 }

@@ -18,7 +18,9 @@ use super::verify::{
 };
 use crate::keys::{BoxFuture, KeyLookupError, Keyring};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
+use crate::replay::ReplayDecision;
 use crate::signature::Signature;
+use crate::telemetry::{self, Stopwatch};
 use crate::verified::VerifiedWebhook;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -77,6 +79,8 @@ struct Pending<S, R> {
     check: Check,
     inner: S,
     shared: Arc<Shared<R>>,
+    /// The layer's own work, not the waits for the body and the key resolver.
+    stopwatch: Stopwatch,
 }
 
 impl<S, B, R> ResponseFuture<S, B, R>
@@ -91,12 +95,15 @@ where
         check: Check,
         inner: S,
         shared: Arc<Shared<R>>,
+        mut stopwatch: Stopwatch,
     ) -> Self {
+        stopwatch.pause();
         let request = Pending {
             parts,
             check,
             inner,
             shared,
+            stopwatch,
         };
         Self {
             state: State::Reading {
@@ -121,11 +128,12 @@ where
     R: OnRejection<ResBody>,
 {
     /// The body is in (or broke off): verify, or ask the key resolver first.
-    fn body_read<B>(self, body: Result<Collected<B::Data>, BoxError>) -> State<S, B, R>
+    fn body_read<B>(mut self, body: Result<Collected<B::Data>, BoxError>) -> State<S, B, R>
     where
         B: Body,
         B::Error: Into<BoxError>,
     {
+        self.stopwatch.resume();
         let config = Arc::clone(&self.shared.config);
         let body = match body {
             Ok(collected) => collected.to_bytes(),
@@ -148,7 +156,11 @@ where
                 self.finish(verdict, body)
             }
             Keys::Resolver(resolver) => State::Resolving {
-                lookup: resolver.keys_for(account_lookup(&self.parts, &received, &body)),
+                lookup: {
+                    let lookup = resolver.keys_for(account_lookup(&self.parts, &received, &body));
+                    self.stopwatch.pause();
+                    lookup
+                },
                 request: Some((
                     self,
                     Verifying {
@@ -163,7 +175,7 @@ where
 
     /// The key resolver answered.
     fn keys_found<B>(
-        self,
+        mut self,
         keys: Result<Keyring, KeyLookupError>,
         waiting: Verifying,
     ) -> State<S, B, R>
@@ -171,6 +183,7 @@ where
         B: Body,
         B::Error: Into<BoxError>,
     {
+        self.stopwatch.resume();
         let keyring = match keys {
             Ok(keyring) => keyring,
             Err(KeyLookupError::UnknownAccount) => {
@@ -208,6 +221,7 @@ where
         B: Body,
         B::Error: Into<BoxError>,
     {
+        self.stopwatch.record();
         self.parts.extensions.insert(marker);
         let request = Request::from_parts(self.parts, Full::new(body));
         State::Calling {
@@ -220,6 +234,7 @@ where
         B: Body,
         B::Error: Into<BoxError>,
     {
+        self.stopwatch.record();
         State::Rejected {
             response: Some(self.shared.reject(&self.parts, rejection)),
         }
@@ -249,7 +264,16 @@ where
                     let (pending, waiting) = request.take().expect(DONE);
                     pending.keys_found(keys, waiting)
                 }
-                StateProj::Calling { future } => return future.poll(cx),
+                StateProj::Calling { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    // The replay guard inside says when it answered instead of the handler.
+                    let outcome = match response.extensions().get::<ReplayDecision>() {
+                        Some(decision) => decision.outcome(),
+                        None => "accepted",
+                    };
+                    telemetry::webhook(outcome, "none");
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Rejected { response } => {
                     return Poll::Ready(Ok(response.take().expect(DONE)))
                 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::config::{Config, Keys, Shared};
+use super::limit::{FailureLimit, FailureLimiter};
 use super::service::TwilioWebhook;
 use crate::auth::Credentials;
 use crate::error::ConfigError;
@@ -70,6 +71,7 @@ impl TwilioWebhookLayer {
                 variants: UrlVariants::default(),
                 body_limit: DEFAULT_BODY_LIMIT,
                 skip_verification: false,
+                limiter: None,
             }),
             on_rejection: Arc::new(DefaultOnRejection),
         }
@@ -82,6 +84,33 @@ impl<R> TwilioWebhookLayer<R> {
     /// chunked body passes the limit.
     pub fn body_limit(mut self, limit: usize) -> Self {
         Arc::make_mut(&mut self.config).body_limit = limit;
+        self
+    }
+
+    /// Answers `429 Too Many Requests` (with `Retry-After`) to a client that has failed
+    /// verification more than `limit` allows, and logs its rejections once per period
+    /// instead of one by one. Off unless set.
+    ///
+    /// Only failures count, and a request whose signature verifies is never limited, even
+    /// from a client over its limit: Twilio shares its addresses with nobody who can sign as
+    /// you, and checking a signature costs microseconds. The client is the TCP peer, or,
+    /// with [`PublicUrl::trusted_proxies`], the address your proxy says it forwarded for,
+    /// never an address an untrusted peer wrote. Keyed on the proxy's own address, every
+    /// client behind it would share one budget: a forger's failures would spend it, and a
+    /// limiter that refused before checking signatures would lock Twilio out with it.
+    ///
+    /// ```
+    /// use tower_twilio::layer::FailureLimit;
+    /// use tower_twilio::TwilioWebhookLayer;
+    /// let layer = TwilioWebhookLayer::new("fake_token")?
+    ///     .failed_verification_limit("20/60s".parse::<FailureLimit>()?);
+    /// # let _ = layer;
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
+    ///
+    /// [`PublicUrl::trusted_proxies`]: crate::PublicUrl::trusted_proxies
+    pub fn failed_verification_limit(mut self, limit: FailureLimit) -> Self {
+        Arc::make_mut(&mut self.config).limiter = Some(Arc::new(FailureLimiter::new(limit)));
         self
     }
 

@@ -9,9 +9,11 @@ mod config;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
+mod limit;
 mod service;
 mod verify;
 
 pub use self::future::ResponseFuture;
+pub use self::limit::FailureLimit;
 pub use self::layer::{SkipVerification, TwilioWebhookLayer, DEFAULT_BODY_LIMIT};
 pub use self::service::TwilioWebhook;

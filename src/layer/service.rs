@@ -12,6 +12,7 @@ use super::config::Shared;
 use super::future::ResponseFuture;
 use super::verify::check_head;
 use crate::rejection::OnRejection;
+use crate::telemetry::Stopwatch;
 
 /// Middleware that verifies Twilio's webhook signatures; made by
 /// [`TwilioWebhookLayer`](crate::TwilioWebhookLayer).
@@ -64,11 +65,13 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let stopwatch = Stopwatch::started();
         let (parts, body) = request.into_parts();
         let check = match check_head(&self.shared.config, &parts) {
             Ok(check) => check,
             Err(rejection) => {
-                return ResponseFuture::rejected(self.shared.reject(&parts, rejection))
+                stopwatch.record();
+                return ResponseFuture::rejected(self.shared.reject(&parts, rejection));
             }
         };
         // The clone takes the place of the service that was polled ready, which goes into
@@ -76,6 +79,6 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let body = Limited::new(body, self.shared.config.body_limit).collect();
-        ResponseFuture::reading(parts, body, check, inner, Arc::clone(&self.shared))
+        ResponseFuture::reading(parts, body, check, inner, Arc::clone(&self.shared), stopwatch)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use http::{HeaderName, Method};
+use http::{HeaderName, HeaderValue, Method};
 use http_body_util::LengthLimitError;
 
 use super::config::Config;
@@ -48,13 +48,27 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<Check, Reject
     if config.skip_verification {
         return Ok(Check::Skipped);
     }
-    let header = parts
-        .headers
-        .get(&SIGNATURE)
+    single_header(parts, &SIGNATURE_SETTINGS, "X-Twilio-Webhooks-Signature-Settings")?;
+    let header = single_header(parts, &SIGNATURE, "X-Twilio-Signature")?
         .ok_or(Rejection::new(RejectionReason::MissingSignature))?;
     Signature::from_base64(header.as_bytes())
         .map(Check::Signature)
         .map_err(|err| Rejection::new(RejectionReason::MalformedSignature(err)))
+}
+
+/// The one value of `name`, if any; a repeated header is refused, whether its values agree
+/// or not, since which one a proxy or a client meant cannot be known.
+fn single_header<'a>(
+    parts: &'a Parts,
+    name: &HeaderName,
+    display: &'static str,
+) -> Result<Option<&'a HeaderValue>, Rejection> {
+    let mut values = parts.headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Rejection::new(RejectionReason::RepeatedHeader { header: display }));
+    }
+    Ok(first)
 }
 
 /// Why the body could not be buffered: over the limit, or broken off.
@@ -151,6 +165,7 @@ pub(crate) fn verify(
     body: &Bytes,
     received: Received,
 ) -> Result<VerifiedWebhook, Rejection> {
+    // `check_head` refused a repeated header.
     let settings = match parts.headers.get(&SIGNATURE_SETTINGS) {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
@@ -245,7 +260,6 @@ pub(crate) fn unverified(parts: &Parts, received: Received) -> VerifiedWebhook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn body_kind_reads_the_media_type_before_parameters() {

@@ -22,6 +22,23 @@ pub(crate) static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("ide
 
 type Output<E> = Result<Response<Full<Bytes>>, E>;
 
+/// What the guard did, in the extensions of a response it answered itself, so that the
+/// signature layer outside counts it as `replayed` or `conflict` rather than `accepted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReplayDecision {
+    Replayed,
+    Conflict,
+}
+
+impl ReplayDecision {
+    pub(crate) fn outcome(self) -> &'static str {
+        match self {
+            Self::Replayed => "replayed",
+            Self::Conflict => "conflict",
+        }
+    }
+}
+
 pin_project! {
     /// Response future of [`ReplayGuard`](super::ReplayGuard).
     pub struct ResponseFuture<S, B, ResBody>
@@ -161,6 +178,7 @@ fn replayed(stored: StoredResponse) -> Response<Full<Bytes>> {
     response
         .headers_mut()
         .insert(&IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    response.extensions_mut().insert(ReplayDecision::Replayed);
     response
 }
 
@@ -172,6 +190,7 @@ fn conflict() -> Response<Full<Bytes>> {
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    response.extensions_mut().insert(ReplayDecision::Conflict);
     response
 }
 

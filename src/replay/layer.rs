@@ -7,6 +7,7 @@ use tower_layer::Layer;
 use super::memory::MemoryStore;
 use super::service::ReplayGuard;
 use super::store::{ReplayStore, StoreError};
+use crate::telemetry;
 
 /// How long a handled webhook is remembered by default: 24 hours.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -67,6 +68,7 @@ const WARNING_INTERVAL: Duration = Duration::from_secs(5);
 impl Guard {
     /// Logs a store failure, at most once per interval, with how many failed since.
     pub(crate) fn store_failed(&self, operation: &'static str, err: &StoreError) {
+        telemetry::replay_store_error();
         let mut warnings = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
         warnings.since_last += 1;
         let now = Instant::now();

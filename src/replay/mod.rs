@@ -79,6 +79,7 @@ mod memory;
 mod service;
 mod store;
 
+pub(crate) use self::future::ReplayDecision;
 pub use self::future::ResponseFuture;
 pub use self::layer::{
     OnStoreFailure, ReplayGuardLayer, DEFAULT_IN_PROGRESS_TTL, DEFAULT_MAX_STORED_BODY,
