@@ -21,6 +21,8 @@
 //! | `REDIS_URL` | none | deduplicate through Redis (shared by several instances; cargo feature `redis`) instead of memory |
 //! | `REPLAY_TTL_SECS` | `86400` | how long a handled webhook is remembered |
 //! | `REPLAY_STORE_FAILURE` | `open` | when the store fails: `open` (handle without deduplication) or `closed` (503) |
+//! | `FAILED_VERIFICATION_LIMIT` | none | `count/period` (e.g. `20/60s`): a client failing verification more often gets 429 |
+//! | `METRICS_BIND_ADDR` | none | serve Prometheus metrics at `GET /metrics` on this separate address (cargo feature `metrics`) |
 //! | `RUST_LOG` | `info` | log filter |
 //!
 //! Routes, all behind the layer except `/healthz`: `GET|POST /voice` (TwiML `<Say>`),
@@ -47,6 +49,7 @@ use tokio_rustls::rustls;
 use tower::ServiceExt;
 use tower_twilio::auth::{Credentials, HttpAuthLayer};
 use tower_twilio::extract::TwilioParams;
+use tower_twilio::layer::FailureLimit;
 use tower_twilio::public_url::TrustedProxies;
 use tower_twilio::replay::{OnStoreFailure, ReplayGuardLayer};
 use tower_twilio::signature::{sign, Algorithm};
@@ -64,6 +67,8 @@ struct Settings {
     basic_auth: Option<Credentials>,
     tls: Option<(PathBuf, PathBuf)>,
     replay: Option<Replay>,
+    failure_limit: Option<FailureLimit>,
+    metrics_bind: Option<SocketAddr>,
 }
 
 /// The replay guard's settings; `None` in `Settings` when `REPLAY_GUARD=off`.
@@ -202,6 +207,16 @@ impl Settings {
             basic_auth,
             tls,
             replay: Replay::from_env()?,
+            failure_limit: var("FAILED_VERIFICATION_LIMIT")?
+                .map(|limit| limit.parse::<FailureLimit>())
+                .transpose()
+                .map_err(|err| format!("FAILED_VERIFICATION_LIMIT: {err}"))?,
+            metrics_bind: var("METRICS_BIND_ADDR")?
+                .map(|addr| addr.parse())
+                .transpose()
+                .map_err(|err| {
+                    format!("METRICS_BIND_ADDR is not an address like 127.0.0.1:9464: {err}")
+                })?,
         })
     }
 
@@ -310,6 +325,9 @@ fn app(settings: &Settings, replay: Option<ReplayGuardLayer>) -> Router {
         // Twilio signs the URL with the credentials in it.
         signature = signature.credentials_in_url(credentials);
     }
+    if let Some(limit) = settings.failure_limit {
+        signature = signature.failed_verification_limit(limit);
+    }
     let guarded = Router::new()
         .route("/voice", get(voice).post(voice))
         .route("/sms", post(sms))
@@ -329,6 +347,51 @@ fn app(settings: &Settings, replay: Option<ReplayGuardLayer>) -> Router {
         None => protected,
     };
     protected.route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// Prometheus metrics on their own listener: not on the public one, since they are not for
+/// Twilio or the internet.
+#[cfg(feature = "metrics")]
+async fn serve_metrics(addr: SocketAddr) -> Result<(), String> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|err| format!("METRICS_BIND_ADDR: cannot install the recorder: {err}"))?;
+    tower_twilio::describe_metrics();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("cannot listen on METRICS_BIND_ADDR {addr}: {err}"))?;
+    let local = listener.local_addr().map_err(|err| err.to_string())?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let metrics = Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    tracing::info!("metrics on http://{local}/metrics");
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, metrics).await {
+            tracing::error!(%err, "the metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(feature = "metrics"))]
+async fn serve_metrics(_addr: SocketAddr) -> Result<(), String> {
+    Err("METRICS_BIND_ADDR needs the metrics feature: cargo run --features metrics --example twiml_server".into())
 }
 
 /// Ctrl-C or SIGTERM.
@@ -498,6 +561,12 @@ async fn main() {
         settings.bind = local;
     }
     let local = settings.bind;
+    if let Some(addr) = settings.metrics_bind {
+        if let Err(message) = serve_metrics(addr).await {
+            eprintln!("twiml_server: configuration error: {message}");
+            std::process::exit(2);
+        }
+    }
     let replay = match &settings.replay {
         Some(replay) => match replay.layer().await {
             Ok(layer) => Some(layer),

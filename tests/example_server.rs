@@ -487,3 +487,111 @@ fn curl_status(extra: &[&str], signature: &str, url: &str) -> String {
         .unwrap();
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// `promtool`, from Debian's `prometheus` package; the test fails without it.
+#[cfg(feature = "metrics")]
+fn promtool() -> std::path::PathBuf {
+    ["/usr/bin/promtool", "/usr/local/bin/promtool"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists())
+        .expect("promtool not found: apt-get install -y prometheus (the metrics test needs it)")
+}
+
+#[cfg(feature = "metrics")]
+#[tokio::test]
+async fn metrics_count_what_was_sent_and_pass_promtool() {
+    let server = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("METRICS_BIND_ADDR", "127.0.0.1:0"),
+        ("FAILED_VERIFICATION_LIMIT", "2/60s"),
+    ]);
+    let metrics_url = server
+        .stdout()
+        .split_once("metrics on http://")
+        .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned))
+        .expect("the example says where its metrics are");
+    for n in 0..3 {
+        let params = [("MessageSid", format!("SMmetrics{n}"))];
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(post_form(&server, "/sms", TOKEN, &params).await.0, 200);
+    }
+    for _ in 0..2 {
+        let (status, response) = post_form(&server, "/sms", TOKEN, &[("MessageSid", "SMmetrics0")]).await;
+        assert_eq!(status, 200);
+        assert!(response.to_ascii_lowercase().contains("idempotent-replayed: true"));
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(post_form(&server, "/sms", "not_the_token", &[("MessageSid", "SMx")]).await.0);
+    }
+    assert_eq!(statuses, [403, 403, 429, 429]);
+
+    let (addr, path) = metrics_url.split_once('/').unwrap();
+    let scrape = format!("GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let (status, response) = common::exchange(addr.parse().unwrap(), scrape.as_bytes()).await;
+    assert_eq!(status, 200, "{response}");
+    let exposition = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    let value = |series: &str| -> Option<f64> {
+        exposition
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    };
+    let total = |outcome: &str, reason: &str| {
+        value(&format!(
+            "tower_twilio_webhooks_total{{outcome=\"{outcome}\",reason=\"{reason}\"}} "
+        ))
+    };
+    assert_eq!(total("accepted", "none"), Some(3.0), "{exposition}");
+    assert_eq!(total("replayed", "none"), Some(2.0), "{exposition}");
+    assert_eq!(total("rejected", "signature_mismatch"), Some(2.0), "{exposition}");
+    assert_eq!(total("limited", "signature_mismatch"), Some(2.0), "{exposition}");
+    assert_eq!(value("tower_twilio_verify_duration_seconds_count "), Some(9.0), "{exposition}");
+    // Labels are a small fixed set: no address, URL or parameter in them.
+    assert!(!exposition.contains("127.0.0.1") && !exposition.contains("SMmetrics"));
+
+    let mut check = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        check.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+    }
+    let output = check.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}\n{exposition}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The README's example alert rule is a valid Prometheus rule file.
+#[cfg(feature = "metrics")]
+#[test]
+fn the_readme_alert_rule_passes_promtool() {
+    let readme = include_str!("../README.md");
+    let rules = readme
+        .split_once("alert on a burst of rejections by reason:\n\n```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(rules, _)| rules)
+        .expect("the README has the alert rule");
+    let path = std::env::temp_dir().join(format!("tower-twilio-rules-{}.yml", std::process::id()));
+    std::fs::write(&path, rules).unwrap();
+    let output = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
