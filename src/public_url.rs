@@ -390,7 +390,13 @@ impl PublicUrl {
         if !proxies.contains(peer) {
             return Some(peer);
         }
-        let lines = |name| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let lines = |name| {
+            parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+        };
         let hops: Vec<Option<IpAddr>> = match proxy::forwarded_elements(lines(&FORWARDED)) {
             Ok(elements) if !elements.is_empty() => elements
                 .iter()
@@ -902,29 +908,49 @@ mod tests {
             for (name, value) in headers {
                 builder = builder.header(*name, *value);
             }
-            proxied.client(&from_peer(builder, peer)).map(|ip| ip.to_string())
+            proxied
+                .client(&from_peer(builder, peer))
+                .map(|ip| ip.to_string())
         };
         let xff = |v| [("x-forwarded-for", v)];
         // From an untrusted peer nothing it says is believed.
-        assert_eq!(client("192.0.2.7", &xff("198.51.100.1")).as_deref(), Some("192.0.2.7"));
+        assert_eq!(
+            client("192.0.2.7", &xff("198.51.100.1")).as_deref(),
+            Some("192.0.2.7")
+        );
         // Through a trusted proxy: the nearest untrusted address, never one further left.
-        assert_eq!(client("10.0.0.1", &xff("198.51.100.1")).as_deref(), Some("198.51.100.1"));
+        assert_eq!(
+            client("10.0.0.1", &xff("198.51.100.1")).as_deref(),
+            Some("198.51.100.1")
+        );
         assert_eq!(
             client("10.0.0.1", &xff("203.0.113.66, 198.51.100.1, 10.0.0.2")).as_deref(),
             Some("198.51.100.1")
         );
         assert_eq!(client("10.0.0.1", &[]).as_deref(), Some("10.0.0.1"));
-        assert_eq!(client("10.0.0.1", &xff("unknown")).as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            client("10.0.0.1", &xff("unknown")).as_deref(),
+            Some("10.0.0.1")
+        );
         let forwarded = [
-            ("forwarded", r#"for=203.0.113.66, for="[2001:db8::1]:4711";proto=https"#),
+            (
+                "forwarded",
+                r#"for=203.0.113.66, for="[2001:db8::1]:4711";proto=https"#,
+            ),
             ("x-forwarded-for", "198.51.100.1"),
         ];
-        assert_eq!(client("10.0.0.1", &forwarded).as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            client("10.0.0.1", &forwarded).as_deref(),
+            Some("2001:db8::1")
+        );
         // No peer address: no client.
         assert_eq!(proxied.client(&parts(Request::post("/v"))), None);
         // The default source believes no header.
         let seen = PublicUrl::default();
-        let p = from_peer(Request::post("/v").header("x-forwarded-for", "198.51.100.1"), "10.0.0.1");
+        let p = from_peer(
+            Request::post("/v").header("x-forwarded-for", "198.51.100.1"),
+            "10.0.0.1",
+        );
         assert_eq!(seen.client(&p), Some("10.0.0.1".parse().unwrap()));
     }
 

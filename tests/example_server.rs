@@ -121,14 +121,21 @@ async fn duplicates_are_answered_from_memory_unless_the_guard_is_off() {
     assert!(!first.to_ascii_lowercase().contains("idempotent-replayed"));
     let (status, again) = post_form(&server, "/sms", TOKEN, &params).await;
     assert_eq!(status, 200, "{again}");
-    assert!(again.to_ascii_lowercase().contains("idempotent-replayed: true"), "{again}");
+    assert!(
+        again
+            .to_ascii_lowercase()
+            .contains("idempotent-replayed: true"),
+        "{again}"
+    );
     assert_eq!(server.stdout().matches("sms webhook").count(), 1);
 
     let off = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_GUARD", "off")]);
     for _ in 0..2 {
         let (status, response) = post_form(&off, "/sms", TOKEN, &params).await;
         assert_eq!(status, 200);
-        assert!(!response.to_ascii_lowercase().contains("idempotent-replayed"));
+        assert!(!response
+            .to_ascii_lowercase()
+            .contains("idempotent-replayed"));
     }
     assert_eq!(off.stdout().matches("sms webhook").count(), 2);
 }
@@ -315,7 +322,10 @@ fn malformed_configuration_stops_start_up_naming_the_variable() {
             "REPLAY_TTL_SECS",
         ),
         (
-            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_STORE_FAILURE", "ajar")],
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("REPLAY_STORE_FAILURE", "ajar"),
+            ],
             "REPLAY_STORE_FAILURE",
         ),
         (
@@ -517,13 +527,20 @@ async fn metrics_count_what_was_sent_and_pass_promtool() {
         assert_eq!(post_form(&server, "/sms", TOKEN, &params).await.0, 200);
     }
     for _ in 0..2 {
-        let (status, response) = post_form(&server, "/sms", TOKEN, &[("MessageSid", "SMmetrics0")]).await;
+        let (status, response) =
+            post_form(&server, "/sms", TOKEN, &[("MessageSid", "SMmetrics0")]).await;
         assert_eq!(status, 200);
-        assert!(response.to_ascii_lowercase().contains("idempotent-replayed: true"));
+        assert!(response
+            .to_ascii_lowercase()
+            .contains("idempotent-replayed: true"));
     }
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.push(post_form(&server, "/sms", "not_the_token", &[("MessageSid", "SMx")]).await.0);
+        statuses.push(
+            post_form(&server, "/sms", "not_the_token", &[("MessageSid", "SMx")])
+                .await
+                .0,
+        );
     }
     assert_eq!(statuses, [403, 403, 429, 429]);
 
@@ -544,9 +561,21 @@ async fn metrics_count_what_was_sent_and_pass_promtool() {
     };
     assert_eq!(total("accepted", "none"), Some(3.0), "{exposition}");
     assert_eq!(total("replayed", "none"), Some(2.0), "{exposition}");
-    assert_eq!(total("rejected", "signature_mismatch"), Some(2.0), "{exposition}");
-    assert_eq!(total("limited", "signature_mismatch"), Some(2.0), "{exposition}");
-    assert_eq!(value("tower_twilio_verify_duration_seconds_count "), Some(9.0), "{exposition}");
+    assert_eq!(
+        total("rejected", "signature_mismatch"),
+        Some(2.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        total("limited", "signature_mismatch"),
+        Some(2.0),
+        "{exposition}"
+    );
+    assert_eq!(
+        value("tower_twilio_verify_duration_seconds_count "),
+        Some(9.0),
+        "{exposition}"
+    );
     // Labels are a small fixed set: no address, URL or parameter in them.
     assert!(!exposition.contains("127.0.0.1") && !exposition.contains("SMmetrics"));
 
@@ -559,7 +588,12 @@ async fn metrics_count_what_was_sent_and_pass_promtool() {
         .unwrap();
     {
         use std::io::Write;
-        check.stdin.take().unwrap().write_all(exposition.as_bytes()).unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(exposition.as_bytes())
+            .unwrap();
     }
     let output = check.wait_with_output().unwrap();
     assert!(

@@ -23,6 +23,7 @@ use axum::Router;
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tower_twilio::layer::FailureLimit;
 use tower_twilio::signature::{sign, Algorithm};
 use tower_twilio::{PublicUrl, TwilioWebhookLayer, VerifiedWebhook};
 
@@ -31,6 +32,8 @@ const CONFIG: &str = include_str!("nginx/nginx.conf");
 const MISSING: &str =
     "nginx not found: apt-get install -y nginx (or set CI=true to make this a failure)";
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// Failed verifications a client may cause per minute before it gets 429.
+const LIMIT: u32 = 40;
 
 /// A typical Twilio voice webhook: `+` and a space must survive form encoding.
 const PARAMS: [(&str, &str); 3] = [
@@ -61,7 +64,10 @@ async fn serve_app() -> u16 {
         .layer(
             TwilioWebhookLayer::new(TOKEN)
                 .unwrap()
-                .public_url(PublicUrl::trusted_proxies(["127.0.0.1"]).unwrap()),
+                .public_url(PublicUrl::trusted_proxies(["127.0.0.1"]).unwrap())
+                .failed_verification_limit(
+                    FailureLimit::new(LIMIT, Duration::from_secs(60)).unwrap(),
+                ),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -259,6 +265,20 @@ impl Nginx {
         params: &[(&str, &str)],
         headers: &[&str],
     ) -> (u16, String) {
+        self.post_from("127.0.0.1", token, target, signed_url, params, headers)
+            .await
+    }
+
+    /// [`post_with`](Self::post_with), from the loopback address `source`.
+    async fn post_from(
+        &self,
+        source: &str,
+        token: &str,
+        target: &str,
+        signed_url: &str,
+        params: &[(&str, &str)],
+        headers: &[&str],
+    ) -> (u16, String) {
         let signature = sign(
             token,
             signed_url,
@@ -273,6 +293,7 @@ impl Nginx {
         let mut curl = tokio::process::Command::new("curl");
         // -q first: no ~/.curlrc. No proxy from the environment, only 127.0.0.1.
         curl.args(["-q", "-sS", "--noproxy", "*", "--max-time", "10"])
+            .args(["--interface", source])
             .arg("--cacert")
             .arg(&self.cert)
             .args(["--resolve", &format!("localhost:{}:127.0.0.1", self.port)])
@@ -627,4 +648,44 @@ async fn websocket_upgrade_through_nginx_is_verified_against_the_wss_url() {
         Ok(_) => panic!("the upgrade signed over https:// was accepted"),
     }
     let _ = s_client.kill().await;
+}
+
+#[tokio::test]
+async fn the_failure_limit_follows_the_client_nginx_names_not_nginx_itself() {
+    let Some(nginx) = setup().await else { return };
+    let public = nginx.url("/voice");
+    // nginx sees the client on 127.0.0.2 and says so in X-Forwarded-For; the app's peer
+    // is nginx on 127.0.0.1 for every client.
+    let forged = |source: &'static str| {
+        let (nginx, public) = (&nginx, public.clone());
+        async move {
+            nginx
+                .post_from(source, "not_the_token", "/voice", &public, &PARAMS, &[])
+                .await
+                .0
+        }
+    };
+    for _ in 0..LIMIT {
+        assert_eq!(forged("127.0.0.2").await, 403);
+    }
+    assert_eq!(forged("127.0.0.2").await, 429);
+    // Whatever the client writes into X-Forwarded-For, nginx's value is the one believed.
+    let (status, _) = nginx
+        .post_from(
+            "127.0.0.2",
+            "not_the_token",
+            "/voice",
+            &public,
+            &PARAMS,
+            &["X-Forwarded-For: 198.51.100.77"],
+        )
+        .await;
+    assert_eq!(status, 429);
+    // Another client behind the same nginx is not affected, and Twilio's valid requests
+    // from the limited client still pass.
+    assert_eq!(forged("127.0.0.3").await, 403);
+    let (status, _) = nginx
+        .post_from("127.0.0.2", TOKEN, "/voice", &public, &PARAMS, &[])
+        .await;
+    assert_eq!(status, 200);
 }

@@ -76,7 +76,11 @@ fn signature_for(addr: SocketAddr) -> String {
 fn retry_after(response: &str) -> Option<u64> {
     response
         .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("retry-after: ").map(str::to_owned))
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("retry-after: ")
+                .map(str::to_owned)
+        })
         .and_then(|v| v.trim().parse().ok())
 }
 
@@ -119,10 +123,17 @@ async fn behind_trusted_proxies_the_limit_follows_the_believed_client() {
         assert_eq!(status, expected);
     }
     let (status, _) = post_from("127.0.0.1", addr, Some(FORGED), &client("198.51.100.8")).await;
-    assert_eq!(status, 403, "another client behind the proxy has its own budget");
+    assert_eq!(
+        status, 403,
+        "another client behind the proxy has its own budget"
+    );
     // An untrusted peer's X-Forwarded-For is not believed: its own budget is spent,
     // whatever address it writes.
-    for (ip, expected) in [("198.51.100.9", 403), ("198.51.100.10", 403), ("198.51.100.11", 429)] {
+    for (ip, expected) in [
+        ("198.51.100.9", 403),
+        ("198.51.100.10", 403),
+        ("198.51.100.11", 429),
+    ] {
         let (status, _) = post_from("127.0.0.3", addr, Some(FORGED), &client(ip)).await;
         assert_eq!(status, expected, "{ip}");
     }
@@ -132,8 +143,9 @@ async fn behind_trusted_proxies_the_limit_follows_the_believed_client() {
 }
 
 fn from_peer(peer: &str, signature: Option<&str>) -> axum::http::Request<Body> {
-    let mut request = tower_twilio::testing::form_request(TOKEN, "http://hooks.test/voice", &PARAMS)
-        .map(Body::from);
+    let mut request =
+        tower_twilio::testing::form_request(TOKEN, "http://hooks.test/voice", &PARAMS)
+            .map(Body::from);
     match signature {
         Some(signature) => {
             request
@@ -163,7 +175,10 @@ fn a_limited_client_is_logged_once_per_period_not_once_per_request() {
                 tokio::time::sleep(Duration::from_millis(450)).await;
             }
             for _ in 0..40 {
-                let response = app.clone().oneshot(from_peer("192.0.2.9", Some(FORGED))).await;
+                let response = app
+                    .clone()
+                    .oneshot(from_peer("192.0.2.9", Some(FORGED)))
+                    .await;
                 statuses.push(response.unwrap().status().as_u16());
             }
         }
@@ -172,11 +187,18 @@ fn a_limited_client_is_logged_once_per_period_not_once_per_request() {
     let limited = statuses.iter().filter(|&&s| s == 429).count();
     assert!(limited >= 100, "{statuses:?}");
     // Each 403 is logged; the 429s are summed up, per client, once per period.
-    assert_eq!(logs.matches("Twilio webhook rejected").count(), rejected, "{logs}");
+    assert_eq!(
+        logs.matches("Twilio webhook rejected").count(),
+        rejected,
+        "{logs}"
+    );
     let summaries = logs.matches("rejections suppressed").count();
     let first = logs.matches("client over its limit").count();
     assert_eq!(first, 1, "{logs}");
-    assert!((1..=3).contains(&summaries), "{summaries} summaries:\n{logs}");
+    assert!(
+        (1..=3).contains(&summaries),
+        "{summaries} summaries:\n{logs}"
+    );
     assert!(logs.contains("client 192.0.2.9: "), "{logs}");
 }
 
@@ -194,8 +216,9 @@ async fn repeated_signature_headers_are_refused_with_a_reason_of_their_own() {
             "key=k1,algorithm=HMAC_SHA256".parse().unwrap(),
         ),
     ] {
-        let mut request = tower_twilio::testing::form_request(TOKEN, "http://hooks.test/voice", &PARAMS)
-            .map(Body::from);
+        let mut request =
+            tower_twilio::testing::form_request(TOKEN, "http://hooks.test/voice", &PARAMS)
+                .map(Body::from);
         if header != "x-twilio-signature" {
             request.headers_mut().append(header, second.clone());
         }

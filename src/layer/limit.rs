@@ -201,9 +201,15 @@ mod tests {
     fn parses_count_per_period() {
         for (text, count, secs) in [("20/60s", 20, 60), (" 5 / 2m ", 5, 120), ("1/1h", 1, 3600)] {
             let limit: FailureLimit = text.parse().unwrap();
-            assert_eq!((limit.count(), limit.period().as_secs()), (count, secs), "{text}");
+            assert_eq!(
+                (limit.count(), limit.period().as_secs()),
+                (count, secs),
+                "{text}"
+            );
         }
-        for bad in ["", "20", "20/", "/60s", "20/60", "20/60d", "-1/60s", "0/60s", "20/0s", "x/1s"] {
+        for bad in [
+            "", "20", "20/", "/60s", "20/60", "20/60d", "-1/60s", "0/60s", "20/0s", "x/1s",
+        ] {
             assert!(bad.parse::<FailureLimit>().is_err(), "{bad}");
         }
     }
@@ -217,7 +223,10 @@ mod tests {
             assert_eq!(limiter.failure(a), None);
         }
         let wait = limiter.failure(a).expect("over the limit");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         assert_eq!(limiter.failure(b), None);
     }
 

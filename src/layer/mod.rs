@@ -14,6 +14,6 @@ mod service;
 mod verify;
 
 pub use self::future::ResponseFuture;
-pub use self::limit::FailureLimit;
 pub use self::layer::{SkipVerification, TwilioWebhookLayer, DEFAULT_BODY_LIMIT};
+pub use self::limit::FailureLimit;
 pub use self::service::TwilioWebhook;

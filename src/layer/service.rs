@@ -79,6 +79,13 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let body = Limited::new(body, self.shared.config.body_limit).collect();
-        ResponseFuture::reading(parts, body, check, inner, Arc::clone(&self.shared), stopwatch)
+        ResponseFuture::reading(
+            parts,
+            body,
+            check,
+            inner,
+            Arc::clone(&self.shared),
+            stopwatch,
+        )
     }
 }

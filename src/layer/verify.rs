@@ -48,7 +48,11 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<Check, Reject
     if config.skip_verification {
         return Ok(Check::Skipped);
     }
-    single_header(parts, &SIGNATURE_SETTINGS, "X-Twilio-Webhooks-Signature-Settings")?;
+    single_header(
+        parts,
+        &SIGNATURE_SETTINGS,
+        "X-Twilio-Webhooks-Signature-Settings",
+    )?;
     let header = single_header(parts, &SIGNATURE, "X-Twilio-Signature")?
         .ok_or(Rejection::new(RejectionReason::MissingSignature))?;
     Signature::from_base64(header.as_bytes())
@@ -66,7 +70,9 @@ fn single_header<'a>(
     let mut values = parts.headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(Rejection::new(RejectionReason::RepeatedHeader { header: display }));
+        return Err(Rejection::new(RejectionReason::RepeatedHeader {
+            header: display,
+        }));
     }
     Ok(first)
 }
