@@ -11,7 +11,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use http::StatusCode;
 use tower::Layer as _;
@@ -29,11 +29,14 @@ struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static REALLOCS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated and not yet freed.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(layout.size() as u64, Relaxed);
+        LIVE.fetch_add(layout.size() as i64, Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -41,6 +44,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(layout.size() as u64, Relaxed);
+        LIVE.fetch_add(layout.size() as i64, Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -48,11 +52,13 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         REALLOCS.fetch_add(1, Relaxed);
         BYTES.fetch_add(new_size.saturating_sub(layout.size()) as u64, Relaxed);
+        LIVE.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -175,6 +181,7 @@ fn main() {
             response
         },
     );
+    limited_clients(&webhook);
     count(
         "layer + service_fn, invalid signature (403)",
         || webhook.request(&webhook.bad_signature),
@@ -184,4 +191,34 @@ fn main() {
             response
         },
     );
+}
+
+/// The memory the failure limit holds for 100,000 distinct clients over their limit: each
+/// fails twice (the second time limited), then the layer is dropped.
+fn limited_clients(webhook: &Webhook) {
+    const CLIENTS: u32 = 100_000;
+    let before = LIVE.load(Relaxed);
+    let mut layered = TwilioWebhookLayer::new(&webhook.auth_token)
+        .expect("valid token")
+        .scheme(Scheme::Https)
+        .failed_verification_limit("1/3600s".parse().expect("a limit"))
+        .layer(tower::service_fn(inner as Inner));
+    for n in 0..CLIENTS {
+        let peer = std::net::IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+        for expected in [StatusCode::FORBIDDEN, StatusCode::TOO_MANY_REQUESTS] {
+            let mut request = webhook.request(&webhook.bad_signature);
+            request
+                .extensions_mut()
+                .insert(tower_twilio::public_url::PeerAddr(peer));
+            assert_eq!(call(&mut layered, request).status(), expected);
+        }
+    }
+    let held = LIVE.load(Relaxed) - before;
+    println!();
+    println!(
+        "Failure limit with {CLIENTS} distinct limited clients: {:.1} MiB held ({} bytes per client)",
+        held as f64 / (1024.0 * 1024.0),
+        held / i64::from(CLIENTS)
+    );
+    drop(layered);
 }

@@ -16,7 +16,9 @@
 //!   (`OriginalUri` in its extensions);
 //! * `replay`: the layer alone and with the in-memory replay guard inside it, on new
 //!   webhooks (each request signed with a field of its own) and on a duplicate;
-//! * `scaling_size`, `scaling_params`: `verify` against body size and field count.
+//! * `scaling_size`, `scaling_params`: `verify` against body size and field count;
+//! * `operations` (with `--features metrics`): an accepted request through the layer, then
+//!   through a layer with the failure limit and a Prometheus recorder installed.
 
 use std::borrow::Cow;
 use std::hint::black_box;
@@ -286,6 +288,43 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
+/// The layer on an accepted request, then the same with the failure limit set and a metrics
+/// recorder installed (Prometheus'): what operations cost a webhook that verifies.
+#[cfg(feature = "metrics")]
+fn operations(c: &mut Criterion) {
+    let webhook = Webhook::voice();
+    let layer = || {
+        TwilioWebhookLayer::new(&webhook.auth_token)
+            .expect("valid token")
+            .scheme(Scheme::Https)
+    };
+    let mut plain = layer().layer(tower::service_fn(inner as Inner));
+    let limit = "20/60s".parse().expect("a limit");
+    let mut operated = layer()
+        .failed_verification_limit(limit)
+        .layer(tower::service_fn(inner as Inner));
+    let request = || {
+        let mut request = webhook.request(&webhook.signature);
+        request
+            .extensions_mut()
+            .insert(tower_twilio::public_url::PeerAddr([192, 0, 2, 1].into()));
+        request
+    };
+    let mut group = c.benchmark_group("operations");
+    group.bench_function("layer_without_recorder", |b| {
+        b.iter_batched(request, |r| call(&mut plain, r), BatchSize::SmallInput)
+    });
+    // From here on every case records: the recorder is global.
+    let _ = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder();
+    group.bench_function("layer_with_limit_and_recorder", |b| {
+        b.iter_batched(request, |r| call(&mut operated, r), BatchSize::SmallInput)
+    });
+    group.finish();
+}
+
+#[cfg(not(feature = "metrics"))]
+fn operations(_: &mut Criterion) {}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -296,6 +335,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = floor, steps, verify, layer, replay, scaling
+    targets = floor, steps, verify, layer, replay, scaling, operations
 }
 criterion_main!(benches);
