@@ -48,7 +48,7 @@
 //! # Stores
 //!
 //! [`MemoryStore`] (the default, bounded in bytes) catches what one instance sees. Several
-//! instances behind a load balancer must share a store: `RedisStore` (cargo feature
+//! instances behind a load balancer must share a store: [`RedisStore`] (cargo feature
 //! `redis`: Redis, Valkey, ElastiCache, Upstash; Redis Cluster too), or your own
 //! [`ReplayStore`].
 //!
@@ -72,10 +72,19 @@
 //! Responses of guarded routes are buffered (they are stored).
 //!
 //! The guard needs a Tokio runtime with its timer (as axum has).
+//!
+#![cfg_attr(feature = "redis", doc = "[`RedisStore`]: RedisStore")]
+// Without the feature the item is missing here, so the link goes to the full docs.
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "[`RedisStore`]: https://docs.rs/tower-twilio/latest/tower_twilio/replay/struct.RedisStore.html"
+)]
 
 mod future;
 mod layer;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod service;
 mod store;
 
@@ -86,6 +95,9 @@ pub use self::layer::{
     DEFAULT_NAMESPACE, DEFAULT_STORE_TIMEOUT, DEFAULT_TTL,
 };
 pub use self::memory::{MemoryStore, DEFAULT_MEMORY_CAPACITY};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
 pub use self::service::ReplayGuard;
 pub(crate) use self::store::ReplayId;
 pub use self::store::{Begin, Claim, ReplayKey, ReplayStore, StoreError, StoredResponse};
