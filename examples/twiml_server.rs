@@ -30,6 +30,7 @@
 //! (JSON, 204), `GET /media` (Media Streams WebSocket), `GET /healthz`. The replay guard
 //! answers duplicates on all but `/media` (whose handshakes may repeat) and `/healthz`.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -266,7 +267,7 @@ async fn voice(webhook: VerifiedWebhook) -> Response {
 }
 
 async fn sms(params: TwilioParams) -> Response {
-    tracing::info!(message = params.message_sid(), "sms webhook");
+    tracing::info!(message_sid = params.message_sid(), "sms webhook");
     let text = params.body().unwrap_or("");
     twiml(&format!(
         "<Message>You said: {}</Message>",
@@ -528,6 +529,8 @@ async fn main() {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        // Colours for a terminal only: escape codes in a log file are noise.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let mut settings = match Settings::from_env() {
         Ok(settings) => settings,

@@ -47,10 +47,27 @@ pub enum RejectionReason {
     KeyLookupFailed,
     /// `X-Twilio-Signature` or `X-Twilio-Webhooks-Signature-Settings` came more than once
     /// (400): which one counts would be a guess, so neither does.
-    RepeatedHeader {
-        /// The header's name.
-        header: &'static str,
-    },
+    RepeatedHeader(SignatureHeader),
+}
+
+/// The request headers that carry a signature and how it was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureHeader {
+    /// `X-Twilio-Signature`.
+    Signature,
+    /// `X-Twilio-Webhooks-Signature-Settings`.
+    Settings,
+}
+
+impl SignatureHeader {
+    /// The header's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Signature => "X-Twilio-Signature",
+            Self::Settings => "X-Twilio-Webhooks-Signature-Settings",
+        }
+    }
 }
 
 impl RejectionReason {
@@ -60,7 +77,7 @@ impl RejectionReason {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeyLookupFailed => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyReadFailed
-            | Self::RepeatedHeader { .. }
+            | Self::RepeatedHeader(_)
             | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
@@ -84,7 +101,7 @@ impl RejectionReason {
             Self::Url(_) => "Public URL could not be determined\n",
             Self::UnknownAccount => "Invalid Twilio signature\n",
             Self::KeyLookupFailed => "Signature keys are unavailable, try again later\n",
-            Self::RepeatedHeader { .. } => "Repeated X-Twilio signature header\n",
+            Self::RepeatedHeader(_) => "Repeated X-Twilio signature header\n",
         }
     }
 
@@ -110,7 +127,7 @@ impl RejectionReason {
             Self::Url(UrlError::CustomRefused) => "custom_url_refused",
             Self::UnknownAccount => "unknown_account",
             Self::KeyLookupFailed => "key_lookup_failed",
-            Self::RepeatedHeader { .. } => "repeated_header",
+            Self::RepeatedHeader(_) => "repeated_header",
         }
     }
 }
@@ -129,7 +146,7 @@ impl fmt::Display for RejectionReason {
             Self::Url(why) => write!(f, "URL could not be rebuilt: {why}"),
             Self::UnknownAccount => f.write_str("the key resolver knows no keys for this request"),
             Self::KeyLookupFailed => f.write_str("the key resolver failed"),
-            Self::RepeatedHeader { header } => write!(f, "{header} came more than once"),
+            Self::RepeatedHeader(header) => write!(f, "{} came more than once", header.name()),
         }
     }
 }
@@ -144,7 +161,8 @@ pub struct Rejection {
     keys_tried: Vec<KeyId>,
     hints: Vec<Hint>,
     detail: Option<String>,
-    retry_after: Option<Duration>,
+    /// Whole seconds, rounded up: what `Retry-After` can say.
+    retry_after: Option<u32>,
 }
 
 impl Rejection {
@@ -162,7 +180,8 @@ impl Rejection {
     /// The client is over its limit of failed verifications: answered 429, and may fail
     /// again after `wait`.
     pub(crate) fn limited(mut self, wait: Duration) -> Self {
-        self.retry_after = Some(wait);
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(u32::try_from(seconds.max(1)).unwrap_or(u32::MAX));
         self
     }
 
@@ -206,6 +225,7 @@ impl Rejection {
     /// again (the default response's `Retry-After`, in whole seconds, at least 1).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
+            .map(|seconds| Duration::from_secs(seconds.into()))
     }
 
     /// The URL candidates tried, in order, passwords masked. Empty when verification did not
@@ -242,11 +262,10 @@ impl Rejection {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if let Some(wait) = self.retry_after {
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

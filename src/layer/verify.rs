@@ -14,7 +14,7 @@ use super::config::Config;
 use crate::canonical::CanonicalParams;
 use crate::form::FormParams;
 use crate::keys::{AccountLookup, KeyId, KeyKind, Keyring, SettingsError};
-use crate::rejection::{Hint, Rejection, RejectionReason};
+use crate::rejection::{Hint, Rejection, RejectionReason, SignatureHeader};
 use crate::signature::{body_sha256_values, check_body_sha256, Algorithm, Signature};
 use crate::url::mask_userinfo;
 use crate::verified::VerifiedWebhook;
@@ -48,12 +48,8 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<Check, Reject
     if config.skip_verification {
         return Ok(Check::Skipped);
     }
-    single_header(
-        parts,
-        &SIGNATURE_SETTINGS,
-        "X-Twilio-Webhooks-Signature-Settings",
-    )?;
-    let header = single_header(parts, &SIGNATURE, "X-Twilio-Signature")?
+    single_header(parts, &SIGNATURE_SETTINGS, SignatureHeader::Settings)?;
+    let header = single_header(parts, &SIGNATURE, SignatureHeader::Signature)?
         .ok_or(Rejection::new(RejectionReason::MissingSignature))?;
     Signature::from_base64(header.as_bytes())
         .map(Check::Signature)
@@ -65,14 +61,12 @@ pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<Check, Reject
 fn single_header<'a>(
     parts: &'a Parts,
     name: &HeaderName,
-    display: &'static str,
+    header: SignatureHeader,
 ) -> Result<Option<&'a HeaderValue>, Rejection> {
     let mut values = parts.headers.get_all(name).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(Rejection::new(RejectionReason::RepeatedHeader {
-            header: display,
-        }));
+        return Err(Rejection::new(RejectionReason::RepeatedHeader(header)));
     }
     Ok(first)
 }
