@@ -34,6 +34,14 @@ pub fn describe_metrics() {
     );
 }
 
+/// A webhook passed on to the handler. Literal labels make a static, pre-hashed key: this is
+/// the call on every accepted request.
+pub(crate) fn accepted() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_twilio_webhooks_total", "outcome" => "accepted", "reason" => "none")
+        .increment(1);
+}
+
 /// One webhook's outcome; `reason` is a rejection reason's name, or `none`.
 pub(crate) fn webhook(outcome: &'static str, reason: &'static str) {
     #[cfg(feature = "metrics")]
@@ -82,6 +90,7 @@ impl Stopwatch {
     pub(crate) fn record(mut self) {
         self.pause();
         #[cfg(feature = "metrics")]
-        metrics::histogram!(VERIFY_DURATION_SECONDS).record(self.spent.as_secs_f64());
+        metrics::histogram!("tower_twilio_verify_duration_seconds")
+            .record(self.spent.as_secs_f64());
     }
 }

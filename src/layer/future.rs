@@ -267,11 +267,10 @@ where
                 StateProj::Calling { future } => {
                     let response = ready!(future.poll(cx))?;
                     // The replay guard inside says when it answered instead of the handler.
-                    let outcome = match response.extensions().get::<ReplayDecision>() {
-                        Some(decision) => decision.outcome(),
-                        None => "accepted",
-                    };
-                    telemetry::webhook(outcome, "none");
+                    match response.extensions().get::<ReplayDecision>() {
+                        Some(decision) => telemetry::webhook(decision.outcome(), "none"),
+                        None => telemetry::accepted(),
+                    }
                     return Poll::Ready(Ok(response));
                 }
                 StateProj::Rejected { response } => {
