@@ -16,6 +16,7 @@
 //! | `PUBLIC_URL` | none | the base URL Twilio calls, e.g. `https://hooks.example.com/twilio` |
 //! | `TRUSTED_PROXIES` | none | IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers are believed |
 //! | `WEBHOOK_BASIC_AUTH` | none | `user:password` required with HTTP Basic or Digest |
+//! | `WEBHOOK_AUTH_SCHEME` | `basic_and_digest` | with `WEBHOOK_BASIC_AUTH`: `basic_and_digest`, `digest`, `digest_sha256` (no MD5, no Basic) or `basic` |
 //! | `TLS_CERT`, `TLS_KEY` | none | PEM files: serve HTTPS (rustls) |
 //! | `REPLAY_GUARD` | `on` | `off`: no deduplication of webhooks |
 //! | `REDIS_URL` | none | deduplicate through Redis (shared by several instances; cargo feature `redis`) instead of memory |
@@ -48,7 +49,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 use tower::ServiceExt;
-use tower_twilio::auth::{Credentials, HttpAuthLayer};
+use tower_twilio::auth::{AuthScheme, Credentials, HttpAuthLayer};
 use tower_twilio::extract::TwilioParams;
 use tower_twilio::layer::FailureLimit;
 use tower_twilio::public_url::TrustedProxies;
@@ -66,6 +67,7 @@ struct Settings {
     public_url: PublicUrl,
     public_base: Option<String>,
     basic_auth: Option<Credentials>,
+    auth_scheme: AuthScheme,
     tls: Option<(PathBuf, PathBuf)>,
     replay: Option<Replay>,
     failure_limit: Option<FailureLimit>,
@@ -194,6 +196,17 @@ impl Settings {
             .map(|value| Credentials::parse(&value))
             .transpose()
             .map_err(|err| format!("WEBHOOK_BASIC_AUTH (user:password): {err}"))?;
+        let auth_scheme =
+            match var("WEBHOOK_AUTH_SCHEME")?.as_deref() {
+                None | Some("basic_and_digest") => AuthScheme::BasicAndDigest,
+                Some("digest") => AuthScheme::Digest,
+                Some("digest_sha256") => AuthScheme::DigestSha256,
+                Some("basic") => AuthScheme::Basic,
+                Some(_) => return Err(
+                    "WEBHOOK_AUTH_SCHEME must be basic_and_digest, digest, digest_sha256 or basic"
+                        .into(),
+                ),
+            };
         let tls = match (var("TLS_CERT")?, var("TLS_KEY")?) {
             (Some(cert), Some(key)) => Some((cert.into(), key.into())),
             (None, None) => None,
@@ -206,6 +219,7 @@ impl Settings {
             public_url,
             public_base,
             basic_auth,
+            auth_scheme,
             tls,
             replay: Replay::from_env()?,
             failure_limit: var("FAILED_VERIFICATION_LIMIT")?
@@ -317,6 +331,8 @@ async fn media_stream(mut socket: WebSocket) {
 fn app(settings: &Settings, replay: Option<ReplayGuardLayer>) -> Router {
     let mut signature = TwilioWebhookLayer::with_keyring(settings.keyring.clone())
         .public_url(settings.public_url.clone())
+        // Twilio's parameter names only, each once: a captured request cannot be re-cut.
+        .strict_params()
         .scheme(if settings.tls.is_some() {
             tower_twilio::Scheme::Https
         } else {
@@ -342,9 +358,10 @@ fn app(settings: &Settings, replay: Option<ReplayGuardLayer>) -> Router {
     let protected = guarded.route("/media", get(media)).route_layer(signature);
     let protected = match &settings.basic_auth {
         // Outside the signature check: Twilio's first, credential-less try gets the 401.
-        Some(credentials) => {
-            protected.route_layer(HttpAuthLayer::basic_and_digest(credentials.clone()))
-        }
+        Some(credentials) => protected.route_layer(HttpAuthLayer::new(
+            credentials.clone(),
+            settings.auth_scheme,
+        )),
         None => protected,
     };
     protected.route("/healthz", get(|| async { "ok\n" }))
@@ -582,6 +599,18 @@ async fn main() {
     };
     let app = app(&settings, replay);
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_https = settings
+        .public_base
+        .as_deref()
+        .is_some_and(|url| url.to_ascii_lowercase().starts_with("https://"));
+    if settings.basic_auth.is_some() && tls.is_none() && !public_https {
+        tracing::warn!(
+            scheme = ?settings.auth_scheme,
+            "WEBHOOK_BASIC_AUTH over plain HTTP: Basic sends the password readably, and a man \
+             in the middle can strip the Digest challenges to get Basic; serve HTTPS (TLS_CERT, \
+             TLS_KEY) or behind an HTTPS PUBLIC_URL, and prefer WEBHOOK_AUTH_SCHEME=digest_sha256"
+        );
+    }
     tracing::info!(
         keys = ?settings.keyring,
         public_url = %settings.public_url_for("/voice"),

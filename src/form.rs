@@ -125,14 +125,48 @@ impl FormParams {
         (&self.text[f.key..f.value], &self.text[f.value..f.end])
     }
 
-    /// The first value of `key`, if present.
+    /// The first value of `key` in the order Twilio signs (values sorted), if present.
+    ///
+    /// Not the first in the body: whoever holds a signed request may reorder its fields
+    /// without breaking the signature, but not change which value sorts first.
+    ///
+    /// ```
+    /// use tower_twilio::FormParams;
+    /// let params = FormParams::parse(b"Digits=5&Digits=1");
+    /// assert_eq!(params.get("Digits"), Some("1"));
+    /// ```
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        let (found, value) = self.pair(self.sorted.get(self.first_sorted(key))?);
+        (found == key).then_some(value)
     }
 
-    /// Every value of `key`, in body order.
+    /// Where `key`'s first pair is, or would be, in the sorted fields.
+    fn first_sorted(&self, key: &str) -> usize {
+        self.sorted
+            .partition_point(|f| &self.text[f.key..f.value] < key)
+    }
+
+    /// Every value of `key`, in the order Twilio signs them (sorted).
     pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter().filter(move |(k, _)| *k == key).map(|(_, v)| v)
+        self.sorted[self.first_sorted(key)..]
+            .iter()
+            .map(|f| self.pair(f))
+            .take_while(move |(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether every key is unique and made of the characters of Twilio's parameter names:
+    /// ASCII letters, digits, `_` and `-` (`CallSid`, `MediaUrl0`, `SipHeader_X-Custom`).
+    pub(crate) fn has_twilio_keys_only(&self) -> bool {
+        let keys = || self.sorted.iter().map(|f| &self.text[f.key..f.value]);
+        let names = keys().all(|key| {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        });
+        // Sorted: a repeated key is next to itself.
+        names && keys().zip(keys().skip(1)).all(|(a, b)| a != b)
     }
 
     /// All `(key, value)` pairs in body order, repeated keys included.
@@ -251,12 +285,43 @@ mod tests {
     }
 
     #[test]
-    fn repeated_keys_keep_body_order() {
+    fn repeated_keys_come_in_the_signed_order_not_the_body_order() {
         let params = FormParams::parse(b"a=2&b=1&a=1");
-        assert_eq!(params.get("a"), Some("2"));
-        assert_eq!(params.get_all("a").collect::<Vec<_>>(), ["2", "1"]);
+        assert_eq!(params.get("a"), Some("1"));
+        assert_eq!(params.get_all("a").collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            params.iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            ["2", "1", "1"]
+        );
         assert_eq!(params.get("missing"), None);
+        assert_eq!(params.get(""), None);
         assert_eq!(params.canonical().to_bytes(), b"a1a2b1");
+        // Keys that are prefixes of others are found exactly.
+        let params = FormParams::parse(b"Reason=x&ReasonCode=y&Re=z");
+        assert_eq!(params.get("Reason"), Some("x"));
+        assert_eq!(params.get("Re"), Some("z"));
+        assert_eq!(params.get("Reaso"), None);
+    }
+
+    #[test]
+    fn twilio_keys_only_refuses_repeats_and_foreign_characters() {
+        for good in [
+            &b"CallSid=CA1&From=%2B1&MediaUrl0=x&SipHeader_X-Custom=y"[..],
+            b"A=",
+        ] {
+            assert!(FormParams::parse(good).has_twilio_keys_only(), "{good:?}");
+        }
+        for bad in [
+            &b"From=1&From=2"[..],
+            b"From=1&From=1",
+            b"=x",
+            b"From+=1",
+            b"From%2B15550000001=",
+            b"Body.x=1",
+            b"%C3%A9=1",
+        ] {
+            assert!(!FormParams::parse(bad).has_twilio_keys_only(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -518,6 +518,11 @@ impl fmt::Display for UrlError {
 /// `Host`), else the single, well-formed `Host` header.
 fn authority_as_seen(parts: &Parts) -> Result<&str, UrlError> {
     if let Some(authority) = parts.uri.authority() {
+        // Userinfo never travels in a request target; a client that sends it is refused,
+        // as in `Host`.
+        if authority.as_str().contains('@') {
+            return Err(UrlError::InvalidHost);
+        }
         return Ok(authority.as_str());
     }
     let mut hosts = parts.headers.get_all(HOST).iter();
@@ -584,7 +589,7 @@ fn original_path_and_query(parts: &Parts) -> &str {
 }
 
 /// The TCP peer: axum's `ConnectInfo`, else a [`PeerAddr`] extension.
-fn peer_ip(parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn peer_ip(parts: &Parts) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
     if let Some(axum::extract::ConnectInfo(addr)) = parts
         .extensions

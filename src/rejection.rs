@@ -5,6 +5,7 @@
 //! puts it in that response's extensions so outer layers can see it too.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use http::{header, HeaderValue, Response, StatusCode};
@@ -48,6 +49,20 @@ pub enum RejectionReason {
     /// `X-Twilio-Signature` or `X-Twilio-Webhooks-Signature-Settings` came more than once
     /// (400): which one counts would be a guess, so neither does.
     RepeatedHeader(SignatureHeader),
+    /// A method Twilio does not send (only `GET` and `POST`, unless configured otherwise):
+    /// the signature does not cover the method, so a `GET`'s could be replayed as any other
+    /// (405).
+    MethodNotAllowed,
+    /// A `GET` or `HEAD` with a body: Twilio signs the URL alone for those, so the body
+    /// would reach the handler unsigned (400).
+    UnsignedBody,
+    /// A form `POST` with no parameters (or only empty ones): its string to sign is the
+    /// URL alone, a `GET`'s, so a `GET`'s signature would pass for it. Twilio's form
+    /// webhooks always carry parameters (400).
+    EmptyForm,
+    /// Strict parameters are on, and a key repeats or has a character Twilio's parameter
+    /// names never have (400).
+    UnexpectedParams,
 }
 
 /// The request headers that carry a signature and how it was made.
@@ -76,8 +91,12 @@ impl RejectionReason {
         match self {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::KeyLookupFailed => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyReadFailed
             | Self::RepeatedHeader(_)
+            | Self::UnsignedBody
+            | Self::EmptyForm
+            | Self::UnexpectedParams
             | Self::Url(UrlError::MissingHost | UrlError::InvalidHost) => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
@@ -102,6 +121,10 @@ impl RejectionReason {
             Self::UnknownAccount => "Invalid Twilio signature\n",
             Self::KeyLookupFailed => "Signature keys are unavailable, try again later\n",
             Self::RepeatedHeader(_) => "Repeated X-Twilio signature header\n",
+            Self::MethodNotAllowed => "Method not allowed for Twilio webhooks\n",
+            Self::UnsignedBody => "A GET or HEAD webhook has no body\n",
+            Self::EmptyForm => "A form webhook without parameters\n",
+            Self::UnexpectedParams => "Parameters Twilio does not send\n",
         }
     }
 
@@ -128,6 +151,10 @@ impl RejectionReason {
             Self::UnknownAccount => "unknown_account",
             Self::KeyLookupFailed => "key_lookup_failed",
             Self::RepeatedHeader(_) => "repeated_header",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsignedBody => "unsigned_body",
+            Self::EmptyForm => "empty_form",
+            Self::UnexpectedParams => "unexpected_params",
         }
     }
 }
@@ -147,6 +174,12 @@ impl fmt::Display for RejectionReason {
             Self::UnknownAccount => f.write_str("the key resolver knows no keys for this request"),
             Self::KeyLookupFailed => f.write_str("the key resolver failed"),
             Self::RepeatedHeader(header) => write!(f, "{} came more than once", header.name()),
+            Self::MethodNotAllowed => f.write_str("method not allowed"),
+            Self::UnsignedBody => f.write_str("GET or HEAD with a body"),
+            Self::EmptyForm => f.write_str("form POST without parameters"),
+            Self::UnexpectedParams => {
+                f.write_str("a parameter key repeats or is not a Twilio parameter name")
+            }
         }
     }
 }
@@ -272,8 +305,16 @@ impl Rejection {
 
     /// Logs this rejection: one event, target `tower_twilio`, at `warn` (`error` for a
     /// server-side failure).
-    pub(crate) fn log(&self, method: &http::Method, path: &str) {
+    pub(crate) fn log(&self, method: &http::Method, path: &str, peer: Option<IpAddr>) {
         let hints: Vec<&str> = self.hints.iter().map(Hint::message).collect();
+        // Queries of GET webhooks carry phone numbers and message text: at `warn` the URLs
+        // show their parameter names only; the whole (password-masked) URLs go to `debug`.
+        let urls: Vec<String> = self
+            .urls_tried
+            .iter()
+            .map(|u| query_names_only(u))
+            .collect();
+        let peer = peer.map(tracing::field::display);
         macro_rules! event {
             ($level:expr) => {
                 tracing::event!(
@@ -283,7 +324,8 @@ impl Rejection {
                     status = self.status().as_u16(),
                     %method,
                     path,
-                    urls_tried = ?self.urls_tried,
+                    peer,
+                    urls_tried = ?urls,
                     keys_tried = ?self.keys_tried,
                     hints = ?hints,
                     detail = self.detail.as_deref(),
@@ -296,7 +338,27 @@ impl Rejection {
         } else {
             event!(tracing::Level::WARN);
         }
+        if !self.urls_tried.is_empty() {
+            tracing::debug!(
+                target: "tower_twilio",
+                urls_tried = ?self.urls_tried,
+                "the URLs tried for that rejection, whole (may hold personal data)"
+            );
+        }
     }
+}
+
+/// `url` with each query parameter reduced to its name: `https://h/p?From=%2B1&To=2` is
+/// `https://h/p?From&To`.
+fn query_names_only(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let names: Vec<&str> = query
+        .split('&')
+        .map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name))
+        .collect();
+    format!("{base}?{}", names.join("&"))
 }
 
 impl fmt::Display for Rejection {
@@ -347,5 +409,25 @@ pub struct DefaultOnRejection;
 impl<B: From<&'static str>> OnRejection<B> for DefaultOnRejection {
     fn response(&self, rejection: &Rejection) -> Response<B> {
         rejection.default_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_left_out() {
+        for (url, shown) in [
+            (
+                "https://h/p?From=%2B15550001&To=%2B1&Body",
+                "https://h/p?From&To&Body",
+            ),
+            ("https://u:***@h/p", "https://u:***@h/p"),
+            ("https://h/p?", "https://h/p?"),
+            ("https://h/p?x=1#f=2", "https://h/p?x"),
+        ] {
+            assert_eq!(query_names_only(url), shown, "{url}");
+        }
     }
 }

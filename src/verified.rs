@@ -1,5 +1,6 @@
 //! The proof of verification the layer leaves in the request's extensions.
 
+use std::fmt;
 use std::sync::Arc;
 
 use crate::canonical::CanonicalParams;
@@ -7,6 +8,7 @@ use crate::form::FormParams;
 use crate::keys::{KeyId, KeyKind};
 use crate::replay::ReplayId;
 use crate::signature::{Algorithm, Signature};
+use crate::url::mask_userinfo;
 
 /// Proof that a request's Twilio signature was verified, and what it was verified with.
 ///
@@ -25,7 +27,7 @@ use crate::signature::{Algorithm, Signature};
 /// # let _: axum::Router = axum::Router::new().route("/voice", axum::routing::post(voice));
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct VerifiedWebhook {
     pub(crate) key_id: KeyId,
     pub(crate) key_kind: KeyKind,
@@ -38,6 +40,20 @@ pub struct VerifiedWebhook {
     pub(crate) params_signed: bool,
     /// The signature that matched; `None` when verification is switched off.
     pub(crate) signature: Option<Signature>,
+}
+
+/// The URL with its password masked: Twilio signs `https://user:pass@host/...` when the
+/// webhook is configured with credentials, and `Debug` output ends up in logs.
+impl fmt::Debug for VerifiedWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedWebhook")
+            .field("key_id", &self.key_id)
+            .field("key_kind", &self.key_kind)
+            .field("algorithm", &self.algorithm)
+            .field("url", &mask_userinfo(&self.url))
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedWebhook {

@@ -1,4 +1,6 @@
-//! Rejections are logged once, under `tower_twilio`, with the reason and never a secret.
+//! Rejections are logged once, under `tower_twilio`, with the reason and never a secret;
+//! limited clients once per period; warnings without personal data; the replay guard's
+//! decisions and store failures.
 
 mod common;
 
@@ -8,7 +10,15 @@ use axum::http::Request;
 use axum::routing::post;
 use axum::Router;
 use common::capture_logs;
+use std::time::Duration;
 use tower::ServiceExt;
+
+use tower_twilio::keys::BoxFuture;
+use tower_twilio::layer::FailureLimit;
+use tower_twilio::public_url::PeerAddr;
+use tower_twilio::replay::{
+    Begin, Claim, ReplayGuardLayer, ReplayKey, ReplayStore, StoreError, StoredResponse,
+};
 use tower_twilio::{testing, Hint, Keyring, PublicUrl, TwilioWebhookLayer, UrlVariants};
 
 const TOKEN: &str = "fake_token_SECRET_MARKER_1";
@@ -306,4 +316,168 @@ fn skipping_verification_warns_at_start_up_and_on_every_request() {
         .lines()
         .filter(|l| l.contains("NOT verified"))
         .all(|l| l.contains("WARN")));
+}
+
+// ---------------------------------------------------------------------------------------
+// Failure limit, privacy of warnings, replay guard: here, because every test of this file
+// captures its own events (tracing caches a callsite's interest process-wide, so a test
+// that logs without a subscriber on another thread can disable a callsite for one that
+// captures).
+// ---------------------------------------------------------------------------------------
+
+const FORGED: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+fn voice_behind(layer: TwilioWebhookLayer) -> Router {
+    Router::new()
+        .route("/voice", post(|| async { "<Response/>" }))
+        .layer(layer)
+}
+
+/// A signed form POST to `http://hooks.test/voice` from `peer`, with `signature` instead of
+/// the right one when given.
+fn signed_from(peer: [u8; 4], signature: Option<&str>, target: &str) -> Request<Body> {
+    let url = format!("http://hooks.test{target}");
+    let mut request = testing::form_request(TOKEN, &url, &[("CallSid", "CA1")]).map(Body::from);
+    if let Some(signature) = signature {
+        request
+            .headers_mut()
+            .insert("x-twilio-signature", signature.parse().unwrap());
+    }
+    request.extensions_mut().insert(PeerAddr(peer.into()));
+    request
+}
+
+#[test]
+fn a_limited_client_is_logged_once_per_period_not_once_per_request() {
+    let mut statuses = Vec::new();
+    let logs = capture_logs(|| async {
+        let limit = FailureLimit::new(2, Duration::from_millis(400)).unwrap();
+        let app = voice_behind(
+            TwilioWebhookLayer::new(TOKEN)
+                .unwrap()
+                .failed_verification_limit(limit),
+        );
+        for round in 0..3 {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(450)).await;
+            }
+            for _ in 0..40 {
+                let request = signed_from([192, 0, 2, 9], Some(FORGED), "/voice");
+                statuses.push(
+                    app.clone()
+                        .oneshot(request)
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16(),
+                );
+            }
+        }
+    });
+    let rejected = statuses.iter().filter(|&&s| s == 403).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    assert!(limited >= 100, "{statuses:?}");
+    // Each 403 is logged; the 429s are summed up, per client, once per period.
+    assert_eq!(
+        logs.matches("Twilio webhook rejected").count(),
+        rejected,
+        "{logs}"
+    );
+    assert_eq!(logs.matches("client over its limit").count(), 1, "{logs}");
+    let summaries = logs.matches("rejections suppressed").count();
+    assert!(
+        (1..=3).contains(&summaries),
+        "{summaries} summaries:\n{logs}"
+    );
+    assert!(logs.contains("client 192.0.2.9: "), "{logs}");
+}
+
+#[test]
+fn warnings_show_parameter_names_and_the_peer_not_phone_numbers() {
+    let logs = capture_logs(|| async {
+        let app = voice_behind(TwilioWebhookLayer::new(TOKEN).unwrap());
+        let target = "/voice?From=%2B15557654321&Body=secret+words";
+        let request = signed_from([192, 0, 2, 33], Some(FORGED), target);
+        assert_eq!(app.oneshot(request).await.unwrap().status(), 403);
+    });
+    let warn: Vec<&str> = logs.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert_eq!(warn.len(), 1, "{logs}");
+    assert!(warn[0].contains("/voice?From&Body"), "{logs}");
+    assert!(warn[0].contains("peer=192.0.2.33"), "{logs}");
+    assert!(
+        !warn[0].contains("5557654321") && !warn[0].contains("secret"),
+        "{logs}"
+    );
+    // The whole URLs are there for whoever turns on `debug`.
+    let debug: Vec<&str> = logs.lines().filter(|l| l.contains("DEBUG")).collect();
+    assert!(
+        debug.iter().any(|l| l.contains("From=%2B15557654321")),
+        "{logs}"
+    );
+}
+
+/// A store that fails every operation.
+struct BrokenStore;
+
+impl ReplayStore for BrokenStore {
+    fn begin(&self, _: &ReplayKey, _: Claim, _: Duration) -> BoxFuture<Result<Begin, StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused")) })
+    }
+
+    fn complete(
+        &self,
+        _: &ReplayKey,
+        _: Claim,
+        _: StoredResponse,
+        _: Duration,
+    ) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused")) })
+    }
+
+    fn release(&self, _: &ReplayKey, _: Claim) -> BoxFuture<Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::new("connection refused")) })
+    }
+}
+
+fn guarded(guard: ReplayGuardLayer) -> Router {
+    Router::new()
+        .route("/voice", post(|| async { "<Response/>" }))
+        .layer(guard)
+        .layer(TwilioWebhookLayer::new(TOKEN).unwrap())
+}
+
+#[test]
+fn replay_store_failures_are_warned_about_once_per_interval_with_a_count() {
+    let logs = capture_logs(|| async {
+        let app = guarded(ReplayGuardLayer::new(BrokenStore));
+        for _ in 0..20 {
+            let request = signed_from([192, 0, 2, 1], None, "/voice");
+            assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);
+        }
+    });
+    assert_eq!(logs.matches("replay store failed").count(), 1, "{logs}");
+    assert!(logs.contains("failures_since_last_warning=1"), "{logs}");
+    assert!(!logs.contains(TOKEN));
+}
+
+#[test]
+fn each_replay_decision_is_logged_with_the_idempotency_token_as_a_hint() {
+    let logs = capture_logs(|| async {
+        let app = guarded(ReplayGuardLayer::in_memory());
+        for _ in 0..2 {
+            let mut request = signed_from([192, 0, 2, 1], None, "/voice");
+            request.headers_mut().insert(
+                "i-twilio-idempotency-token",
+                "idem-token-42".parse().unwrap(),
+            );
+            assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);
+        }
+    });
+    assert!(logs.contains("decision=\"first\""), "{logs}");
+    assert!(logs.contains("decision=\"replayed\""), "{logs}");
+    assert_eq!(
+        logs.matches("idempotency_token=\"idem-token-42\"").count(),
+        2,
+        "{logs}"
+    );
 }

@@ -317,6 +317,11 @@ proptest! {
             Ok::<_, std::convert::Infallible>(response)
         }));
         let response = common::block_on(service.oneshot(request)).unwrap();
+        // A form POST with nothing in it signs what a GET of the URL signs: refused.
+        if pairs.iter().all(|(k, v)| k.is_empty() && v.is_empty()) {
+            prop_assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{}", url);
+            return Ok(());
+        }
         prop_assert_eq!(response.status(), StatusCode::OK, "{}", url);
         let webhook = response.extensions().get::<VerifiedWebhook>().expect("verified");
         // The path with no trailing slash (when there was one) is a candidate after the

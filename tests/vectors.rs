@@ -25,8 +25,11 @@ struct Sent {
 
 impl Sent {
     fn of(v: &Vector) -> Self {
+        // A form with nothing in it signs what a GET of the URL signs (`empty-body-get`):
+        // sent as the GET it is, since the layer refuses such a POST.
+        let empty_form = v.body.is_empty() && v.params.is_empty();
         Self {
-            method: "POST",
+            method: if empty_form { "GET" } else { "POST" },
             url: v.url.clone(),
             body: v.body.clone().into_bytes(),
             secret: v.secret.clone(),
@@ -219,9 +222,14 @@ async fn every_vector_fails_with_one_byte_changed() {
         }
         for (what, sent) in changes {
             let (status, rejection) = send(&v, &sent).await;
+            // A body added to a GET is refused before it could be verified.
+            let expected = if sent.method == "GET" && !sent.body.is_empty() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::FORBIDDEN
+            };
             assert_eq!(
-                status,
-                StatusCode::FORBIDDEN,
+                status, expected,
                 "vector {} with one byte of the {what} changed must fail",
                 v.name
             );

@@ -21,6 +21,7 @@ pub(super) fn check(
     realm: &str,
     nonces: &Nonces,
     now: u64,
+    allow_md5: bool,
 ) -> Result<(), AuthRejection> {
     let params = parse_auth_params(params).ok_or(AuthRejection::Malformed)?;
     let fields = DigestFields::from_params(&params)?;
@@ -31,6 +32,9 @@ pub(super) fn check(
         return Err(AuthRejection::UriMismatch);
     }
     let (hash, sess) = parse_algorithm(fields.algorithm)?;
+    if hash == DigestHash::Md5 && !allow_md5 {
+        return Err(AuthRejection::UnsupportedAlgorithm);
+    }
     let well_formed = fields.nc.len() == 8
         && fields.nc.bytes().all(|b| b.is_ascii_hexdigit())
         && !fields.cnonce.is_empty()
@@ -67,15 +71,18 @@ pub(super) fn check(
     Ok(())
 }
 
-/// The Digest `WWW-Authenticate` challenges for `realm` and `nonce`: SHA-256, then MD5.
+/// The Digest `WWW-Authenticate` challenges for `realm` and `nonce`: SHA-256, then MD5
+/// unless it is not allowed.
 pub(super) fn challenges<'a>(
     realm: &'a str,
     nonce: &'a str,
     stale: bool,
+    allow_md5: bool,
 ) -> impl Iterator<Item = HeaderValue> + 'a {
     let stale = if stale { ", stale=true" } else { "" };
     [DigestHash::Sha256, DigestHash::Md5]
         .into_iter()
+        .filter(move |&hash| allow_md5 || hash != DigestHash::Md5)
         .filter_map(move |algorithm| {
             let challenge = format!(
                 "Digest realm=\"{realm}\", qop=\"auth\", algorithm={}, nonce=\"{nonce}\"{stale}",
@@ -279,6 +286,7 @@ pub(super) mod tests {
         credentials: Credentials,
         realm: String,
         nonces: Nonces,
+        allow_md5: bool,
     }
 
     impl Server {
@@ -287,6 +295,7 @@ pub(super) mod tests {
                 credentials: Credentials::new(USER, PASSWORD).unwrap(),
                 realm: "test realm".to_owned(),
                 nonces: Nonces::new(&[42; 32], DEFAULT_NONCE_LIFETIME),
+                allow_md5: true,
             }
         }
 
@@ -313,6 +322,7 @@ pub(super) mod tests {
                 &self.realm,
                 &self.nonces,
                 now,
+                self.allow_md5,
             )
         }
     }
@@ -467,6 +477,42 @@ pub(super) mod tests {
             };
             assert_eq!(client.send(&server, NOW + 10), Ok(()), "{algorithm:?}");
         }
+    }
+
+    #[test]
+    fn sha256_only_refuses_md5_and_offers_no_md5_challenge() {
+        let server = Server {
+            allow_md5: false,
+            ..Server::new()
+        };
+        for (algorithm, hash, sess, expected) in [
+            (Some("SHA-256"), DigestHash::Sha256, false, Ok(())),
+            (Some("SHA-256-sess"), DigestHash::Sha256, true, Ok(())),
+            (
+                Some("MD5"),
+                DigestHash::Md5,
+                false,
+                Err(AuthRejection::UnsupportedAlgorithm),
+            ),
+            (
+                None,
+                DigestHash::Md5,
+                false,
+                Err(AuthRejection::UnsupportedAlgorithm),
+            ),
+        ] {
+            let client = Client {
+                algorithm,
+                hash,
+                sess,
+                ..Client::new(&server.realm, &server.nonces, NOW)
+            };
+            assert_eq!(client.send(&server, NOW + 10), expected, "{algorithm:?}");
+        }
+        let offered: Vec<HeaderValue> = challenges("r", "n", false, false).collect();
+        assert_eq!(offered.len(), 1);
+        assert!(offered[0].to_str().unwrap().contains("algorithm=SHA-256"));
+        assert_eq!(challenges("r", "n", false, true).count(), 2);
     }
 
     #[test]
@@ -631,6 +677,7 @@ pub(super) mod tests {
             credentials: Credentials::new("a\"b\\c", PASSWORD).unwrap(),
             realm: DEFAULT_REALM.to_owned(),
             nonces: Nonces::new(&[1; 32], DEFAULT_NONCE_LIFETIME),
+            allow_md5: true,
         };
         let nonce = server.nonces.make(&server.realm, NOW);
         let response = digest_response(&DigestInput {

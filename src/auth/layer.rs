@@ -96,6 +96,18 @@ impl HttpAuthLayer {
         Self::new(credentials, AuthScheme::Digest)
     }
 
+    /// HTTP Digest with SHA-256 only: [`new`](Self::new) with [`AuthScheme::DigestSha256`].
+    ///
+    /// ```
+    /// use tower_twilio::auth::{Credentials, HttpAuthLayer};
+    /// let layer = HttpAuthLayer::digest_sha256_only(Credentials::new("twilio", "fake-password")?);
+    /// # let _ = layer;
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
+    pub fn digest_sha256_only(credentials: Credentials) -> Self {
+        Self::new(credentials, AuthScheme::DigestSha256)
+    }
+
     /// Digest and Basic: [`new`](Self::new) with [`AuthScheme::BasicAndDigest`].
     ///
     /// ```
@@ -390,6 +402,7 @@ impl AuthConfig {
                 &self.realm,
                 &self.nonces,
                 now,
+                self.scheme.offers_md5(),
             )
         } else {
             Err(AuthRejection::SchemeNotOffered)
@@ -407,7 +420,12 @@ impl AuthConfig {
         let mut challenges = Vec::with_capacity(3);
         if self.scheme.offers_digest() {
             let nonce = self.nonces.make(&self.realm, now);
-            challenges.extend(digest::challenges(&self.realm, &nonce, stale));
+            challenges.extend(digest::challenges(
+                &self.realm,
+                &nonce,
+                stale,
+                self.scheme.offers_md5(),
+            ));
         }
         if self.scheme.offers_basic() {
             challenges.extend(basic::challenge(&self.realm));

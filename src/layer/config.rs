@@ -4,13 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::header::ALLOW;
 use http::request::Parts;
-use http::Response;
+use http::{HeaderValue, Method, Response};
 
 use super::limit::FailureLimiter;
 use crate::keys::{KeyResolver, Keyring};
-use crate::public_url::PublicUrl;
-use crate::rejection::{OnRejection, Rejection};
+use crate::public_url::{self, PublicUrl};
+use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::telemetry;
 use crate::url::UrlVariants;
 
@@ -25,6 +26,10 @@ pub(crate) struct Config {
     pub(crate) skip_verification: bool,
     /// Off unless configured; see `failed_verification_limit`.
     pub(crate) limiter: Option<Arc<FailureLimiter>>,
+    /// The methods let through (default `GET` and `POST`, all Twilio sends).
+    pub(crate) methods: Vec<Method>,
+    /// Refuse form bodies whose keys repeat or are not Twilio parameter names.
+    pub(crate) strict_params: bool,
 }
 
 impl fmt::Debug for Config {
@@ -36,6 +41,8 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("skip_verification", &self.skip_verification)
             .field("limiter", &self.limiter)
+            .field("methods", &self.methods)
+            .field("strict_params", &self.strict_params)
             .finish()
     }
 }
@@ -76,11 +83,23 @@ impl<R> Shared<R> {
         let outcome = if rejection.retry_after().is_some() {
             "limited"
         } else {
-            rejection.log(&parts.method, parts.uri.path());
+            let peer = public_url::peer_ip(parts);
+            rejection.log(&parts.method, parts.uri.path(), peer);
             "rejected"
         };
         telemetry::webhook(outcome, rejection.reason().name());
         let mut response = self.on_rejection.response(&rejection);
+        if rejection.reason() == RejectionReason::MethodNotAllowed {
+            let allow = self
+                .config
+                .methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>();
+            if let Ok(allow) = HeaderValue::from_str(&allow.join(", ")) {
+                response.headers_mut().entry(ALLOW).or_insert(allow);
+            }
+        }
         response.extensions_mut().insert(rejection);
         response
     }

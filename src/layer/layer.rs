@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::Method;
 use tower_layer::Layer;
 
 use super::config::{Config, Keys, Shared};
@@ -72,6 +73,8 @@ impl TwilioWebhookLayer {
                 body_limit: DEFAULT_BODY_LIMIT,
                 skip_verification: false,
                 limiter: None,
+                methods: vec![Method::GET, Method::POST],
+                strict_params: false,
             }),
             on_rejection: Arc::new(DefaultOnRejection),
         }
@@ -111,6 +114,42 @@ impl<R> TwilioWebhookLayer<R> {
     /// [`PublicUrl::trusted_proxies`]: crate::PublicUrl::trusted_proxies
     pub fn failed_verification_limit(mut self, limit: FailureLimit) -> Self {
         Arc::make_mut(&mut self.config).limiter = Some(Arc::new(FailureLimiter::new(limit)));
+        self
+    }
+
+    /// The methods let through (default `GET` and `POST`, the only ones Twilio sends); any
+    /// other is answered `405` with `Allow`, before its body is read. The signature does not
+    /// cover the method: without this, a `GET`'s signature would pass for a `PUT` or a
+    /// `DELETE` of the same URL, reaching whatever handler is registered for it.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use tower_twilio::TwilioWebhookLayer;
+    /// let layer = TwilioWebhookLayer::new("fake_token")?.methods([Method::POST]);
+    /// # let _ = layer;
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        Arc::make_mut(&mut self.config).methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Refuses (`400`) a form body in which a key repeats, or has a character outside
+    /// Twilio's parameter names (ASCII letters, digits, `_` and `-`: `CallSid`,
+    /// `MediaUrl0`, `SipHeader_X-Custom`). Off unless set.
+    ///
+    /// Twilio's string to sign joins each key to its value with no separator, so whoever
+    /// holds a signed request can cut it differently and keep the signature:
+    /// `Body=hiFrom+15550000001` can be sent as `Body=hi` and `From=+15550000001`, and a
+    /// repeated key's values can come in any order. [`FormParams::get`] returns the first
+    /// value in the signed order, which the sender cannot choose, and this mode refuses the
+    /// re-cut forms outright. No configuration makes Twilio's scheme say which parameter a
+    /// byte belonged to: confirm facts worth money (who called, what was paid) through the
+    /// REST API by `CallSid` or `MessageSid`.
+    ///
+    /// [`FormParams::get`]: crate::FormParams::get
+    pub fn strict_params(mut self) -> Self {
+        Arc::make_mut(&mut self.config).strict_params = true;
         self
     }
 

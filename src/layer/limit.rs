@@ -86,7 +86,7 @@ impl FromStr for FailureLimit {
 
 impl fmt::Display for FailureLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}s", self.count, self.period.as_secs())
+        write!(f, "{}/{:?}", self.count, self.period)
     }
 }
 

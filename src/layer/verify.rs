@@ -36,6 +36,9 @@ pub(crate) enum Check {
 /// The checks the head alone can make, so that an oversized or unsigned request costs no
 /// body read.
 pub(crate) fn check_head(config: &Config, parts: &Parts) -> Result<Check, Rejection> {
+    if !config.methods.contains(&parts.method) {
+        return Err(Rejection::new(RejectionReason::MethodNotAllowed));
+    }
     let declared_len = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -134,9 +137,23 @@ pub(crate) fn receive(config: &Config, parts: &Parts, body: &Bytes) -> Result<Re
     let kind = body_kind(parts);
     let params = match kind {
         BodyKind::Form => FormParams::parse(body),
+        BodyKind::None if !body.is_empty() => {
+            return Err(Rejection::new(RejectionReason::UnsignedBody))
+        }
         BodyKind::None => FormParams::parse(parts.uri.query().unwrap_or("").as_bytes()),
         BodyKind::Hashed => FormParams::default(),
     };
+    if kind == BodyKind::Form {
+        if params
+            .iter()
+            .all(|(key, value)| key.is_empty() && value.is_empty())
+        {
+            return Err(Rejection::new(RejectionReason::EmptyForm));
+        }
+        if config.strict_params && !params.has_twilio_keys_only() {
+            return Err(Rejection::new(RejectionReason::UnexpectedParams));
+        }
+    }
     Ok(Received { url, kind, params })
 }
 
@@ -222,7 +239,9 @@ pub(crate) fn verify(
     };
     let matched_url = variant.unwrap_or(url);
 
-    if kind == BodyKind::Hashed && check_body_sha256(&matched_url, body).is_err() {
+    // Whenever the signed URL claims a body hash, the body must have it, form or not.
+    let claims_hash = body_sha256_values(&matched_url).next().is_some();
+    if (kind == BodyKind::Hashed || claims_hash) && check_body_sha256(&matched_url, body).is_err() {
         return Err(Rejection::new(RejectionReason::BodyHashMismatch)
             .with_urls_tried(vec![mask_userinfo(&matched_url)])
             .with_keys_tried(vec![key.id.clone()]));
