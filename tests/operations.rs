@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -12,7 +12,6 @@ use axum::routing::post;
 use axum::Router;
 use tower::ServiceExt;
 use tower_twilio::layer::FailureLimit;
-use tower_twilio::public_url::PeerAddr;
 use tower_twilio::signature::{sign, Algorithm};
 use tower_twilio::{PublicUrl, Rejection, RejectionReason, TwilioWebhookLayer};
 
