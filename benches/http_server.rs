@@ -51,7 +51,7 @@ async fn voice_plain(body: Bytes) -> impl IntoResponse {
 }
 
 async fn voice_params(params: TwilioParams) -> impl IntoResponse {
-    say_hello(params.from().unwrap_or("a stranger"))
+    say_hello(params.from_number().unwrap_or("a stranger"))
 }
 
 fn say_hello(from: &str) -> impl IntoResponse {

@@ -6,6 +6,14 @@ use std::fmt;
 /// A configuration value was missing or malformed.
 ///
 /// Messages name the key or environment variable at fault and never contain a secret.
+///
+/// ```
+/// use tower_twilio::{ConfigError, TwilioWebhookLayer};
+/// // A token read from a file with its newline: refused when the layer is built.
+/// let err = TwilioWebhookLayer::new("fake_token\n").unwrap_err();
+/// assert!(matches!(err, ConfigError::SecretWhitespace { .. }));
+/// assert!(!err.to_string().contains("fake_token"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {

@@ -67,7 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// use tower_twilio::extract::TwilioParams;
 ///
 /// async fn sms(params: TwilioParams) -> String {
-///     format!("{} wrote {:?}", params.from().unwrap_or("?"), params.body().unwrap_or(""))
+///     format!("{} wrote {:?}", params.from_number().unwrap_or("?"), params.body().unwrap_or(""))
 /// }
 /// # let _: axum::Router = axum::Router::new().route("/sms", axum::routing::post(sms));
 /// ```
@@ -77,8 +77,8 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedWebhook {
 /// ```
 /// use tower_twilio::{extract::TwilioParams, FormParams};
 ///
-/// let params: TwilioParams = FormParams::parse(b"From=%2B14158675309").into();
-/// assert_eq!(params.from(), Some("+14158675309"));
+/// let params = TwilioParams::from(FormParams::parse(b"From=%2B14158675309"));
+/// assert_eq!(params.from_number(), Some("+14158675309"));
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct TwilioParams(Arc<FormParams>);
@@ -105,8 +105,9 @@ impl TwilioParams {
         self.0.get("MessageSid")
     }
 
-    /// `From`: the caller or sender.
-    pub fn from(&self) -> Option<&str> {
+    /// `From`: the caller or sender (named so that it cannot be mistaken for
+    /// `From::from`).
+    pub fn from_number(&self) -> Option<&str> {
         self.0.get("From")
     }
 

@@ -28,6 +28,9 @@ pub enum Hint {
     NoPeerAddress,
     /// The host this server saw differs from the fixed public URL's host.
     HostDiffersFromPublicUrl,
+    /// The request came to a loopback host (`localhost`, `127.0.0.1`, `[::1]`): a signature
+    /// made for one of those names does not match another.
+    LoopbackHost,
 }
 
 impl Hint {
@@ -41,19 +44,22 @@ impl Hint {
                 "Twilio adds bodySHA256 to the URL of non-form webhooks; the URL or Content-Type changed on the way"
             }
             Self::UnknownSharedKey => {
-                "the settings header names a shared key that is not configured (TWILIO_WEBHOOK_SHARED_KEYS?)"
+                "the settings header names a shared key that is not configured (Keyring::with_shared_key, or TWILIO_WEBHOOK_SHARED_KEYS for Keyring::from_env)"
             }
             Self::ProxyHeadersIgnored => {
                 "the request has Forwarded/X-Forwarded-* headers but the URL is taken as seen; behind a proxy, configure trusted proxies or a public URL"
             }
             Self::ProxyHeadersFromUntrustedPeer => {
-                "Forwarded/X-Forwarded-* headers came from a peer that is not a trusted proxy and were ignored (is the proxy's address in TRUSTED_PROXIES?)"
+                "Forwarded/X-Forwarded-* headers came from a peer that is not a trusted proxy and were ignored (is the proxy's address in PublicUrl::trusted_proxies?)"
             }
             Self::NoPeerAddress => {
                 "trusted proxies are configured but the peer address is unknown; serve with into_make_service_with_connect_info::<SocketAddr>()"
             }
+            Self::LoopbackHost => {
+                "the host is a loopback address: localhost, 127.0.0.1 and [::1] are different URLs to a signature; sign for the name the request is sent to"
+            }
             Self::HostDiffersFromPublicUrl => {
-                "the Host this server saw differs from the public URL's host; that is expected behind a proxy, but check PUBLIC_URL is the URL configured in Twilio"
+                "the Host this server saw differs from the public URL's host; that is expected behind a proxy, but check that PublicUrl::fixed is given the URL configured in Twilio"
             }
         }
     }

@@ -122,6 +122,17 @@ impl Key {
 ///   request without a settings header must match one of them with HMAC-SHA1.
 /// * Shared keys, looked up by the id in `X-Twilio-Webhooks-Signature-Settings`; a request
 ///   with that header is verified with that key and that algorithm only.
+///
+/// ```
+/// use tower_twilio::{Keyring, TwilioWebhookLayer};
+/// // Rotating the Auth Token: the new one first, the old one until Twilio stops using it.
+/// let keyring = Keyring::new()
+///     .with_auth_token("new", "fake_new_token")?
+///     .with_auth_token("old", "fake_old_token")?;
+/// let layer = TwilioWebhookLayer::with_keyring(keyring);
+/// # let _ = layer;
+/// # Ok::<_, tower_twilio::ConfigError>(())
+/// ```
 #[derive(Clone, Default)]
 pub struct Keyring {
     auth_tokens: Vec<Key>,
@@ -345,6 +356,15 @@ impl<'a> SignatureSettings<'a> {
 }
 
 /// Why the settings header could not be used.
+///
+/// ```
+/// use tower_twilio::keys::{SettingsError, SignatureSettings};
+/// assert_eq!(SignatureSettings::parse("algorithm=HMAC_SHA256"), Err(SettingsError::Malformed));
+/// assert_eq!(
+///     SignatureSettings::parse("key=k1,algorithm=HMAC_MD5"),
+///     Err(SettingsError::UnsupportedAlgorithm)
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SettingsError {
@@ -407,6 +427,13 @@ impl AccountLookup {
 }
 
 /// Why a [`KeyResolver`] returned no keys.
+///
+/// ```
+/// use tower_twilio::keys::KeyLookupError;
+/// // The database is down: answered 503, so Twilio retries; never a 403.
+/// let err = KeyLookupError::unavailable("connection refused");
+/// assert_eq!(err.to_string(), "key lookup failed: connection refused");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum KeyLookupError {

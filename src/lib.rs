@@ -52,6 +52,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "auth")]
 pub mod auth;
 pub mod canonical;
 pub mod error;
@@ -61,7 +62,12 @@ pub mod form;
 mod hint;
 pub mod keys;
 pub mod layer;
+// The proxy-header parsers are internal; the fuzz targets (built with `--cfg fuzzing`)
+// reach them directly.
+#[cfg(fuzzing)]
 pub mod proxy;
+#[cfg(not(fuzzing))]
+mod proxy;
 pub mod public_url;
 pub mod rejection;
 pub mod replay;
@@ -71,10 +77,11 @@ pub mod testing;
 pub mod url;
 mod verified;
 
+#[cfg(feature = "auth")]
 pub use crate::auth::{AuthRejection, AuthScheme, Credentials, HttpAuthLayer};
 pub use crate::error::ConfigError;
 #[cfg(feature = "axum")]
-pub use crate::extract::MissingVerification;
+pub use crate::extract::{MissingVerification, TwilioParams};
 pub use crate::form::FormParams;
 pub use crate::hint::Hint;
 pub use crate::keys::{KeyId, KeyKind, Keyring};

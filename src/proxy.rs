@@ -11,7 +11,8 @@
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-/// Why a header from a trusted proxy could not be used.
+/// Why a header from a trusted proxy could not be used: the reason of a
+/// [`UrlError::ProxyHeader`](crate::public_url::UrlError::ProxyHeader) rejection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyHeaderError {
@@ -55,18 +56,6 @@ pub struct ForwardedElement {
 /// Parses every `Forwarded` header line (in order) and returns the last element: the one the
 /// nearest proxy added. `Ok(None)` when there is no element at all.
 ///
-/// ```
-/// use tower_twilio::proxy::last_forwarded_element;
-/// let element = last_forwarded_element([
-///     r#"for=203.0.113.9;proto=http;host=evil.example"#,
-///     r#"for="[2001:db8::1]:4711";proto=https;host="hooks.example.com:8443""#,
-/// ])
-/// .unwrap()
-/// .unwrap();
-/// assert_eq!(element.proto.as_deref(), Some("https"));
-/// assert_eq!(element.host.as_deref(), Some("hooks.example.com:8443"));
-/// assert!(last_forwarded_element(["proto=https;proto=http"]).is_err());
-/// ```
 pub fn last_forwarded_element<'a, I>(lines: I) -> Result<Option<ForwardedElement>, ProxyHeaderError>
 where
     I: IntoIterator<Item = &'a str>,
@@ -186,11 +175,6 @@ fn is_token_byte(b: u8) -> bool {
 /// The last non-empty item of a comma-separated header that may appear on several lines
 /// (`X-Forwarded-Proto`, `-Host`, `-Port`, `-Prefix`).
 ///
-/// ```
-/// use tower_twilio::proxy::last_list_value;
-/// assert_eq!(last_list_value(["https, http", " https "]), Some("https"));
-/// assert_eq!(last_list_value(["", " , "]), None);
-/// ```
 pub fn last_list_value<'a, I>(lines: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
@@ -311,6 +295,22 @@ mod tests {
 #[cfg(test)]
 mod client_tests {
     use super::*;
+
+    #[test]
+    fn the_last_element_is_the_nearest_proxy_s() {
+        let element = last_forwarded_element([
+            r#"for=203.0.113.9;proto=http;host=evil.example"#,
+            r#"for="[2001:db8::1]:4711";proto=https;host="hooks.example.com:8443""#,
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(element.proto.as_deref(), Some("https"));
+        assert_eq!(element.host.as_deref(), Some("hooks.example.com:8443"));
+        assert_eq!(element.client.as_deref(), Some("[2001:db8::1]:4711"));
+        assert!(last_forwarded_element(["proto=https;proto=http"]).is_err());
+        assert_eq!(last_list_value(["https, http", " https "]), Some("https"));
+        assert_eq!(last_list_value(["", " , "]), None);
+    }
 
     #[test]
     fn client_addresses_in_every_spelling() {

@@ -20,7 +20,8 @@ use ipnet::IpNet;
 
 use crate::error::ConfigError;
 use crate::hint::Hint;
-use crate::proxy::{self, ProxyHeaderError};
+use crate::proxy;
+pub use crate::proxy::ProxyHeaderError;
 use crate::url::split_host_port;
 
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -187,6 +188,16 @@ impl PublicUrl {
     ///
     /// A prefix is for a proxy that strips it: Twilio calls `/twilio/voice`, the proxy
     /// forwards `/voice`. If your routes see the full path, give the base without it.
+    ///
+    /// ```
+    /// use tower_twilio::{PublicUrl, TwilioWebhookLayer};
+    /// // ngrok forwards https://example.ngrok.app/... to this server.
+    /// let layer = TwilioWebhookLayer::new("fake_token")?
+    ///     .public_url(PublicUrl::fixed("https://example.ngrok.app")?);
+    /// # let _ = layer;
+    /// assert!(PublicUrl::fixed("example.ngrok.app").is_err()); // no scheme
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
     pub fn fixed(base: &str) -> Result<Self, ConfigError> {
         let invalid =
             |reason: &str| ConfigError::invalid("public URL", format!("{base:?} {reason}"));
@@ -239,6 +250,23 @@ impl PublicUrl {
     /// every one of these headers** (`Forwarded`, `X-Forwarded-Proto`, `-Host`, `-Port`,
     /// `-Prefix`); otherwise a client can choose the ones it leaves alone. See the README's
     /// nginx configuration.
+    ///
+    /// ```no_run
+    /// use std::net::SocketAddr;
+    /// use axum::{routing::post, Router};
+    /// use tower_twilio::{PublicUrl, TwilioWebhookLayer};
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // nginx on this host terminates TLS and sets X-Forwarded-Proto and Host.
+    /// let layer = TwilioWebhookLayer::from_env()?
+    ///     .public_url(PublicUrl::trusted_proxies(["127.0.0.1", "::1"])?);
+    /// let app = Router::new()
+    ///     .route("/voice", post(|| async { "<Response/>" }))
+    ///     .layer(layer);
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// // The layer must know the TCP peer to trust it.
+    /// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn trusted_proxies<I>(proxies: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator,
@@ -257,13 +285,18 @@ impl PublicUrl {
 
     /// Your own function from the request's parts to the URL; `None` refuses the request.
     /// It must return the URL exactly as Twilio called it (the layer still tries its
-    /// [variants](crate::UrlVariants)).
+    /// [variants](crate::UrlVariants)): keep the query (it is signed) and, inside axum's
+    /// `Router::nest`, the original path (`OriginalUri`), both as the client sent them.
     ///
     /// ```
+    /// use axum::extract::OriginalUri;
     /// use tower_twilio::PublicUrl;
     /// let custom = PublicUrl::custom(|parts: &http::request::Parts| {
     ///     let tenant = parts.headers.get("x-tenant")?.to_str().ok()?;
-    ///     Some(format!("https://{tenant}.hooks.example.com{}", parts.uri.path()))
+    ///     // The path and query before any router stripped a prefix.
+    ///     let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
+    ///     let path_and_query = uri.path_and_query()?.as_str();
+    ///     Some(format!("https://{tenant}.hooks.example.com{path_and_query}"))
     /// });
     /// # let _ = custom;
     /// ```
@@ -453,6 +486,9 @@ impl PublicUrl {
             }
             _ => {}
         }
+        if matches!(self.source, Source::AsSeen) && seen_on_loopback(parts) {
+            hints.push(Hint::LoopbackHost);
+        }
         hints
     }
 }
@@ -483,7 +519,16 @@ fn concat<const N: usize>(pieces: [&str; N]) -> String {
     out
 }
 
-/// Why the URL of a request could not be rebuilt.
+/// Why the URL of a request could not be rebuilt: the reason of a
+/// [`RejectionReason::Url`](crate::RejectionReason::Url) rejection.
+///
+/// ```
+/// use tower_twilio::public_url::UrlError;
+/// use tower_twilio::RejectionReason;
+/// let reason = RejectionReason::Url(UrlError::MissingHost);
+/// assert_eq!(reason.status(), 400);
+/// assert_eq!(reason.name(), "missing_host");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
@@ -538,6 +583,15 @@ fn authority_as_seen(parts: &Parts) -> Result<&str, UrlError> {
         return Err(UrlError::InvalidHost);
     }
     Ok(host)
+}
+
+/// Whether the host this request was sent to is a loopback name or address.
+fn seen_on_loopback(parts: &Parts) -> bool {
+    let Some((host, _)) = authority_as_seen(parts).ok().and_then(split_host_port) else {
+        return false;
+    };
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whether `s` is `host[:port]` and nothing else: only that may go between `://` and the

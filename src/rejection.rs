@@ -186,7 +186,26 @@ impl fmt::Display for RejectionReason {
 
 /// A refused request: the reason, and what was tried.
 ///
-/// Put in the extensions of every rejection response, whoever built it.
+/// Put in the extensions of every rejection response, whoever built it, so an outer layer or
+/// a test can read why:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axum::{routing::post, Router};
+/// use tower::ServiceExt;
+/// use tower_twilio::{testing, Rejection, RejectionReason, TwilioWebhookLayer};
+///
+/// let app = Router::new()
+///     .route("/voice", post(|| async { "<Response/>" }))
+///     .layer(TwilioWebhookLayer::new("fake_token").unwrap());
+/// let forged = testing::form_request("not_the_token", "http://localhost/voice", &[("A", "1")]);
+/// let response = app.oneshot(forged).await.unwrap();
+/// let rejection = response.extensions().get::<Rejection>().unwrap();
+/// assert_eq!(rejection.reason(), RejectionReason::SignatureMismatch);
+/// assert_eq!(rejection.status(), 403);
+/// assert_eq!(rejection.keys_tried()[0].as_str(), "primary");
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Rejection {
     reason: RejectionReason,

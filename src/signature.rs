@@ -378,7 +378,7 @@ fn body_sha256_hex(body: &[u8]) -> [u8; 64] {
     hex
 }
 
-/// Why a non-form body failed its `bodySHA256` check.
+/// Why a body failed its `bodySHA256` check; see [`check_body_sha256`] for an example.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BodyHashError {

@@ -373,7 +373,7 @@ async fn twilio_params_extractor_reuses_the_layers_decoding() {
                     "{}|{}|{}|{}|{}",
                     params.account_sid().unwrap(),
                     params.message_sid().unwrap(),
-                    params.from().unwrap(),
+                    params.from_number().unwrap(),
                     params.body().unwrap(),
                     params.get_all("MediaUrl").collect::<Vec<_>>().join(",")
                 )

@@ -23,7 +23,7 @@ fn app(layer: TwilioWebhookLayer) -> Router {
         .route(
             "/{*path}",
             any(|params: TwilioParams| async move {
-                format!("From={}", params.from().unwrap_or("-"))
+                format!("From={}", params.from_number().unwrap_or("-"))
             }),
         )
         .layer(layer)

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use common::{exchange, raw_form_post, serve};
 use tower::ServiceExt;
-use tower_twilio::proxy::ProxyHeaderError;
+use tower_twilio::public_url::ProxyHeaderError;
 use tower_twilio::public_url::UrlError;
 use tower_twilio::signature::{sign, Algorithm};
 use tower_twilio::{
@@ -414,4 +414,66 @@ async fn connect_info_from_a_real_connection_decides_trust() {
         );
         assert_eq!(exchange(addr, &raw).await.0, expected, "server at {addr}");
     }
+}
+
+#[tokio::test]
+async fn scheme_and_public_url_apply_in_either_order() {
+    use tower_twilio::Scheme;
+    let proxies = || PublicUrl::trusted_proxies(["10.0.0.0/8"]).unwrap();
+    let layers = [
+        TwilioWebhookLayer::new(TOKEN)
+            .unwrap()
+            .scheme(Scheme::Https)
+            .public_url(proxies()),
+        TwilioWebhookLayer::new(TOKEN)
+            .unwrap()
+            .public_url(proxies())
+            .scheme(Scheme::Https),
+    ];
+    for layer in layers {
+        // No forwarded headers: the URL as seen, over this server's own https listener.
+        let signed = "https://internal.svc:3000/voice";
+        let (status, rejection, body) =
+            send(app(layer), request("10.1.1.1:5000", "/voice", signed, &[])).await;
+        assert_eq!(status, StatusCode::OK, "{rejection:?}");
+        assert_eq!(body, signed);
+    }
+}
+
+#[tokio::test]
+async fn a_loopback_host_gets_a_hint_when_the_signature_does_not_match() {
+    let layer = TwilioWebhookLayer::new(TOKEN).unwrap();
+    // Signed for 127.0.0.1 (as the example's demo prints it), sent to localhost.
+    let signature = sign(
+        TOKEN,
+        "http://127.0.0.1:3000/voice",
+        PARAMS,
+        Algorithm::HmacSha1,
+    );
+    let request = Request::post("/voice")
+        .header("host", "localhost:3000")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(Body::from("CallSid=CA1&From=%2B14158675309"))
+        .unwrap();
+    let (status, rejection, _) = send(app(layer.clone()), request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(rejection.unwrap().hints(), [Hint::LoopbackHost]);
+    // Not for a public host.
+    let (_, rejection, _) = send(
+        app(layer),
+        request_to("hooks.example.com", "http://127.0.0.1:3000/voice"),
+    )
+    .await;
+    assert!(!rejection.unwrap().hints().contains(&Hint::LoopbackHost));
+}
+
+fn request_to(host: &str, signed_url: &str) -> Request<Body> {
+    let signature = sign(TOKEN, signed_url, PARAMS, Algorithm::HmacSha1);
+    Request::post("/voice")
+        .header("host", host)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(Body::from("CallSid=CA1&From=%2B14158675309"))
+        .unwrap()
 }

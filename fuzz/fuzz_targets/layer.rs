@@ -532,7 +532,7 @@ fn raw(input: Raw) {
         .expect("a refusal carries its Rejection");
     assert_eq!(rejection.status(), status);
     assert!(
-        matches!(status.as_u16(), 400 | 403 | 413)
+        matches!(status.as_u16(), 400 | 403 | 405 | 413)
             || (status == StatusCode::SERVICE_UNAVAILABLE && input.config == Config::Resolver),
         "unexpected status {status} for {rejection:?}"
     );
@@ -543,6 +543,16 @@ fn raw(input: Raw) {
             assert!(over_limit, "413 for a body within the limit");
         }
         RejectionReason::BodyReadFailed => assert!(had_error, "400 for a body that was whole"),
+        RejectionReason::MethodNotAllowed => assert!(
+            input.method != Method::GET && input.method != Method::POST,
+            "405 for {}",
+            input.method
+        ),
+        RejectionReason::UnsignedBody => {
+            assert!(bodyless, "UnsignedBody for a {}", input.method);
+            assert!(!input.body.is_empty(), "UnsignedBody without a body");
+        }
+        RejectionReason::EmptyForm => assert_eq!(input.method, Method::POST),
         RejectionReason::KeyLookupFailed | RejectionReason::UnknownAccount => assert_eq!(
             input.config,
             Config::Resolver,
@@ -554,7 +564,10 @@ fn raw(input: Raw) {
     if input.body.len() > LIMIT
         && !matches!(
             rejection.reason(),
-            RejectionReason::MissingSignature | RejectionReason::MalformedSignature(_)
+            RejectionReason::MissingSignature
+                | RejectionReason::MalformedSignature(_)
+                | RejectionReason::MethodNotAllowed
+                | RejectionReason::RepeatedHeader(_)
         )
     {
         assert!(matches!(
@@ -665,7 +678,11 @@ fn sanitize(bytes: &[u8], query: bool) -> String {
 }
 
 fn signed(input: Signed) {
-    let body = &input.body[..input.body.len().min(LIMIT)];
+    // Twilio's GETs (and WebSocket handshakes) have no body: the layer refuses one.
+    let body = match input.kind {
+        Kind::Get | Kind::WebSocket => &[][..],
+        Kind::Form | Kind::Json => &input.body[..input.body.len().min(LIMIT)],
+    };
     let mut target = format!("/{}", sanitize(&input.path, false));
     if let Some(query) = &input.query {
         target.push('?');
@@ -839,6 +856,13 @@ fn signed(input: Signed) {
 
     let service = layer(config).layer(service_fn(handler));
     let response = block_on(service.oneshot(request)).expect("infallible");
+    // A form with nothing in it signs what a GET signs: refused, whoever signed it.
+    if input.kind == Kind::Form && reference.iter().all(|(k, v)| k.is_empty() && v.is_empty()) {
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let rejection = response.extensions().get::<Rejection>().expect("a rejection");
+        assert_eq!(rejection.reason(), RejectionReason::EmptyForm);
+        return;
+    }
     if let Some(status) = refused_account {
         assert_eq!(response.status(), status);
         return;

@@ -10,7 +10,7 @@ use http::{HeaderValue, Method, Response};
 
 use super::limit::FailureLimiter;
 use crate::keys::{KeyResolver, Keyring};
-use crate::public_url::{self, PublicUrl};
+use crate::public_url::{self, PublicUrl, Scheme};
 use crate::rejection::{OnRejection, Rejection, RejectionReason};
 use crate::telemetry;
 use crate::url::UrlVariants;
@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) skip_verification: bool,
     /// Off unless configured; see `failed_verification_limit`.
     pub(crate) limiter: Option<Arc<FailureLimiter>>,
+    /// The scheme set on the layer, kept to apply to a public URL set after it.
+    pub(crate) scheme: Option<Scheme>,
     /// The methods let through (default `GET` and `POST`, all Twilio sends).
     pub(crate) methods: Vec<Method>,
     /// Refuse form bodies whose keys repeat or are not Twilio parameter names.
@@ -41,6 +43,7 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("skip_verification", &self.skip_verification)
             .field("limiter", &self.limiter)
+            .field("scheme", &self.scheme)
             .field("methods", &self.methods)
             .field("strict_params", &self.strict_params)
             .finish()

@@ -7,6 +7,7 @@ use tower_layer::Layer;
 use super::config::{Config, Keys, Shared};
 use super::limit::{FailureLimit, FailureLimiter};
 use super::service::TwilioWebhook;
+#[cfg(feature = "auth")]
 use crate::auth::Credentials;
 use crate::error::ConfigError;
 use crate::keys::{KeyResolver, Keyring};
@@ -74,6 +75,7 @@ impl TwilioWebhookLayer {
                 skip_verification: false,
                 limiter: None,
                 methods: vec![Method::GET, Method::POST],
+                scheme: None,
                 strict_params: false,
             }),
             on_rejection: Arc::new(DefaultOnRejection),
@@ -154,14 +156,32 @@ impl<R> TwilioWebhookLayer<R> {
     }
 
     /// Where the URL Twilio called comes from (default: as seen, over plain `http`).
+    ///
+    /// A [`scheme`](Self::scheme) set on the layer applies to it, whichever is set first.
     pub fn public_url(mut self, public_url: PublicUrl) -> Self {
-        Arc::make_mut(&mut self.config).public_url = public_url;
+        let config = Arc::make_mut(&mut self.config);
+        config.public_url = match config.scheme {
+            Some(scheme) => public_url.scheme(scheme),
+            None => public_url,
+        };
         self
     }
 
     /// The scheme of this server's own listener (default `http`); see [`PublicUrl::scheme`].
+    /// Set before or after [`public_url`](Self::public_url), it applies the same.
+    ///
+    /// ```
+    /// use tower_twilio::{PublicUrl, Scheme, TwilioWebhookLayer};
+    /// let proxies = PublicUrl::trusted_proxies(["127.0.0.1"])?;
+    /// let layer = TwilioWebhookLayer::new("fake_token")?
+    ///     .scheme(Scheme::Https)
+    ///     .public_url(proxies);
+    /// # let _ = layer;
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
     pub fn scheme(mut self, scheme: Scheme) -> Self {
         let config = Arc::make_mut(&mut self.config);
+        config.scheme = Some(scheme);
         config.public_url = config.public_url.clone().scheme(scheme);
         self
     }
@@ -173,6 +193,7 @@ impl<R> TwilioWebhookLayer<R> {
         self
     }
 
+    #[cfg(feature = "auth")]
     /// Also tries the URL with `credentials` in it (`https://user:pass@host/...`): Twilio
     /// signs the URL of a webhook configured with HTTP Basic/Digest credentials that way,
     /// while the request line never carries them. Use it with
@@ -219,7 +240,22 @@ impl<R> TwilioWebhookLayer<R> {
         Ok(self)
     }
 
-    /// Replaces the response sent for a refused request; see [`OnRejection`].
+    /// Replaces the response sent for a refused request; see [`OnRejection`]. The layer
+    /// still logs the rejection and puts it in the response's extensions.
+    ///
+    /// ```
+    /// use http::{Response, StatusCode};
+    /// use tower_twilio::{Rejection, TwilioWebhookLayer};
+    ///
+    /// // TwiML that hangs up, with the status the layer chose.
+    /// let layer = TwilioWebhookLayer::new("fake_token")?.on_rejection(|rejection: &Rejection| {
+    ///     let mut response = Response::new("<Response><Hangup/></Response>".to_owned());
+    ///     *response.status_mut() = rejection.status();
+    ///     response
+    /// });
+    /// # let _ = layer;
+    /// # Ok::<_, tower_twilio::ConfigError>(())
+    /// ```
     ///
     /// [`OnRejection`]: crate::OnRejection
     pub fn on_rejection<T>(self, on_rejection: T) -> TwilioWebhookLayer<T> {

@@ -1,6 +1,8 @@
 //! What the replay guard asks of a store, and what it keeps there.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -86,11 +88,9 @@ impl Claim {
     pub fn new() -> Self {
         static PROCESS: OnceLock<u64> = OnceLock::new();
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let process = *PROCESS.get_or_init(|| {
-            let mut bytes = [0u8; 8];
-            getrandom::fill(&mut bytes).expect("the operating system's random source");
-            u64::from_le_bytes(bytes)
-        });
+        // std's hasher keys are drawn from the operating system's random source: unique
+        // per process, which is all a claim needs (it is not a secret).
+        let process = *PROCESS.get_or_init(|| RandomState::new().build_hasher().finish());
         let count = COUNTER.fetch_add(1, Ordering::Relaxed);
         Self(u128::from(process) << 64 | u128::from(count))
     }
@@ -159,6 +159,12 @@ pub enum Begin {
 }
 
 /// A store operation failed: the store is unreachable, timed out, or answered nonsense.
+///
+/// ```
+/// use tower_twilio::replay::StoreError;
+/// let err = StoreError::new("connection refused");
+/// assert_eq!(err.to_string(), "replay store: connection refused");
+/// ```
 #[derive(Debug)]
 pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
 
