@@ -177,6 +177,11 @@ impl ExampleServer {
     /// advance, so parallel tests cannot race for one. The example must log at `info` for
     /// its own target (`RUST_LOG=error,twiml_server=info` keeps only that line).
     pub fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_example("twiml_server", env)
+    }
+
+    /// [`start`](Self::start) for the example `name`.
+    pub fn start_example(name: &str, env: &[(&str, &str)]) -> Self {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let stdout_path = std::env::temp_dir().join(format!(
             "twiml_server-{}-{}.out",
@@ -184,7 +189,7 @@ impl ExampleServer {
             STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let stdout = std::fs::File::create(&stdout_path).unwrap();
-        let mut command = Command::new(example_binary());
+        let mut command = Command::new(example(name));
         command
             .env_clear()
             .env("BIND_ADDR", "127.0.0.1:0")
