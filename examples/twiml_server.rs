@@ -18,6 +18,7 @@
 //! | `WEBHOOK_BASIC_AUTH` | none | `user:password` required with HTTP Basic or Digest |
 //! | `WEBHOOK_AUTH_SCHEME` | `basic_and_digest` | with `WEBHOOK_BASIC_AUTH`: `basic_and_digest`, `digest`, `digest_sha256` (no MD5, no Basic) or `basic` |
 //! | `TLS_CERT`, `TLS_KEY` | none | PEM files: serve HTTPS (rustls) |
+//! | `REQUEST_TIMEOUT_SECS` | `10` | seconds a client has to send a request's head, and then to get its answer (408 past it); a connection silent for twice as long is closed |
 //! | `REPLAY_GUARD` | `on` | `off`: no deduplication of webhooks |
 //! | `REDIS_URL` | none | deduplicate through Redis (shared by several instances; cargo feature `redis`) instead of memory |
 //! | `REPLAY_TTL_SECS` | `86400` | how long a handled webhook is remembered |
@@ -37,18 +38,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::ConnectInfo;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use axum::{BoxError, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
-use tokio_rustls::rustls;
-use tower::ServiceExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{watch, Semaphore};
+use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::{rustls, TlsAcceptor};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_twilio::auth::{AuthScheme, Credentials, HttpAuthLayer};
 use tower_twilio::extract::TwilioParams;
 use tower_twilio::layer::FailureLimit;
@@ -69,6 +78,7 @@ struct Settings {
     basic_auth: Option<Credentials>,
     auth_scheme: AuthScheme,
     tls: Option<(PathBuf, PathBuf)>,
+    request_timeout: Duration,
     replay: Option<Replay>,
     failure_limit: Option<FailureLimit>,
     metrics_bind: Option<SocketAddr>,
@@ -212,6 +222,17 @@ impl Settings {
             (None, None) => None,
             _ => return Err("TLS_CERT and TLS_KEY must be set together".into()),
         };
+        let request_timeout = match var("REQUEST_TIMEOUT_SECS")? {
+            None => Duration::from_secs(10),
+            Some(secs) => match secs.parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => {
+                    return Err(
+                        "REQUEST_TIMEOUT_SECS must be a whole number of seconds above 0".into(),
+                    )
+                }
+            },
+        };
         Ok(Self {
             keyring,
             demo_token,
@@ -221,6 +242,7 @@ impl Settings {
             basic_auth,
             auth_scheme,
             tls,
+            request_timeout,
             replay: Replay::from_env()?,
             failure_limit: var("FAILED_VERIFICATION_LIMIT")?
                 .map(|limit| limit.parse::<FailureLimit>())
@@ -463,56 +485,129 @@ fn tls_config(cert: &PathBuf, key: &PathBuf) -> Result<rustls::ServerConfig, Str
     Ok(config)
 }
 
-/// HTTPS: a rustls accept loop, with the peer address for trusted-proxy checks and
-/// graceful shutdown of open connections.
-async fn serve_tls(listener: TcpListener, app: Router, config: rustls::ServerConfig) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let (stop, stopped) = tokio::sync::watch::channel(());
+/// Open connections at most: the accept loop waits for one to close. Kept under the usual
+/// soft limit of 1024 open files, so that accepting never fails for want of descriptors.
+const MAX_CONNECTIONS: usize = 1000;
+
+/// Requests in flight at most (HTTP/2 carries many on one connection); more get 503 at once.
+/// It also bounds the bodies buffered at once, each up to the layer's 256 KiB.
+const MAX_REQUESTS_IN_FLIGHT: usize = 512;
+
+/// A listener whose queue holds a burst of connections: with std's 128 the kernel drops the
+/// rest, and their clients try again only a second later.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Time limits, the in-flight limit and the 503 it answers, around the whole app.
+fn with_limits(app: Router, timeout: Duration) -> Router {
+    app.layer(
+        ServiceBuilder::new()
+            // Outermost: axum needs every error turned into a response.
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                StatusCode::SERVICE_UNAVAILABLE
+            }))
+            // Over the limit, answer at once rather than queue behind slow clients.
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(MAX_REQUESTS_IN_FLIGHT))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            // Also a body read once the answer has left (a spawned task), which the above misses.
+            .layer(RequestBodyTimeoutLayer::new(timeout)),
+    )
+}
+
+/// HTTP and HTTPS alike: one accept loop with a cap on open connections, the peer address
+/// for trusted-proxy checks, time limits on every stage, and graceful shutdown.
+async fn serve(listener: TcpListener, app: Router, tls: Option<TlsAcceptor>, timeout: Duration) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The whole head within the time limit, or the connection is closed (slowloris).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    let builder = Arc::new(builder);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (stop, stopped) = watch::channel(());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
                     tracing::warn!(%err, "accept failed");
+                    // Out of file descriptors, say: wait for some to close rather than spin.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let mut stopped = stopped.clone();
+        // hyper-util's auto builder starts the header-read timer only once it knows the
+        // protocol (hyperium/hyper#3756), and HTTP/2 has no idle timeout: a connection silent
+        // this long is closed. Longer than the time limit, so a client awaiting its 408 gets it.
+        let mut io = TimeoutStream::new(tcp);
+        io.set_read_timeout(Some(2 * timeout));
+        io.set_write_timeout(Some(2 * timeout));
+        let io = Box::pin(io);
+        let (builder, app, tls) = (Arc::clone(&builder), app.clone(), tls.clone());
+        let stopped = stopped.clone();
         tokio::spawn(async move {
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => tls,
-                    _ => return,
-                };
-            let service = app.map_request(move |mut request: Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(tls),
-                TowerToHyperService::new(service),
-            );
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopped.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
+            match tls {
+                None => serve_connection(&builder, io, app, peer, stopped).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(io)) = tokio::time::timeout(timeout, acceptor.accept(io)).await {
+                        serve_connection(&builder, io, app, peer, stopped).await;
+                    }
                 }
             }
+            drop(slot);
         });
     }
     drop(stopped);
     let _ = stop.send(());
     // Every connection task holds a receiver: this waits for them all to finish.
     stop.closed().await;
+}
+
+/// Serves one connection, WebSocket upgrades included, until it ends or the server stops.
+async fn serve_connection<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    app: Router,
+    peer: SocketAddr,
+    mut stopped: watch::Receiver<()>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // The peer address, for the layer's trusted-proxy checks.
+    let service = app.map_request(move |mut request: Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    let connection =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = stopped.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 fn print_demo(settings: &Settings, token: &str) {
@@ -566,7 +661,7 @@ async fn main() {
         },
         None => None,
     };
-    let listener = match TcpListener::bind(settings.bind).await {
+    let listener = match listen(settings.bind) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!(
@@ -597,7 +692,7 @@ async fn main() {
         },
         None => None,
     };
-    let app = app(&settings, replay);
+    let app = with_limits(app(&settings, replay), settings.request_timeout);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_https = settings
         .public_base
@@ -619,17 +714,6 @@ async fn main() {
     if let Some(token) = &settings.demo_token {
         print_demo(&settings, token);
     }
-    match tls {
-        Some(config) => serve_tls(listener, app, config).await,
-        None => {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(err) = axum::serve(listener, service)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-            {
-                eprintln!("twiml_server: {err}");
-                std::process::exit(1);
-            }
-        }
-    }
+    let tls = tls.map(|config| TlsAcceptor::from(Arc::new(config)));
+    serve(listener, app, tls, settings.request_timeout).await;
 }

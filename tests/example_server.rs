@@ -310,6 +310,17 @@ fn malformed_configuration_stops_start_up_naming_the_variable() {
             "TLS_CERT",
         ),
         (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("REQUEST_TIMEOUT_SECS", "10s"),
+            ],
+            "REQUEST_TIMEOUT_SECS",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("REQUEST_TIMEOUT_SECS", "0")],
+            "REQUEST_TIMEOUT_SECS",
+        ),
+        (
             &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_GUARD", "maybe")],
             "REPLAY_GUARD",
         ),
