@@ -23,6 +23,8 @@
 //! | `REDIS_URL` | none | deduplicate through Redis (shared by several instances; cargo feature `redis`) instead of memory |
 //! | `REPLAY_TTL_SECS` | `86400` | how long a handled webhook is remembered |
 //! | `REPLAY_STORE_FAILURE` | `open` | when the store fails: `open` (handle without deduplication) or `closed` (503) |
+//! | `REPLAY_STORE_TIMEOUT_MS` | `50` | how long a store operation may take before it counts as a failure |
+//! | `LOG_FORMAT` | `text` | `text` (coloured on a terminal only) or `json` |
 //! | `FAILED_VERIFICATION_LIMIT` | none | `count/period` (e.g. `20/60s`): a client failing verification more often gets 429 |
 //! | `METRICS_BIND_ADDR` | none | serve Prometheus metrics at `GET /metrics` on this separate address (cargo feature `metrics`) |
 //! | `RUST_LOG` | `info` | log filter |
@@ -40,7 +42,7 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, OriginalUri};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,8 +58,10 @@ use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::{rustls, TlsAcceptor};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
+use tower_http::normalize_path::NormalizePathLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::TraceLayer;
 use tower_twilio::auth::{AuthScheme, Credentials, HttpAuthLayer};
 use tower_twilio::extract::TwilioParams;
 use tower_twilio::layer::FailureLimit;
@@ -89,6 +93,7 @@ struct Replay {
     redis_url: Option<String>,
     ttl: Duration,
     on_store_failure: OnStoreFailure,
+    store_timeout: Duration,
 }
 
 impl Replay {
@@ -110,10 +115,22 @@ impl Replay {
             Some("closed") => OnStoreFailure::Closed,
             Some(_) => return Err("REPLAY_STORE_FAILURE must be open or closed".into()),
         };
+        let store_timeout =
+            match var("REPLAY_STORE_TIMEOUT_MS")? {
+                None => tower_twilio::replay::DEFAULT_STORE_TIMEOUT,
+                Some(ms) => match ms.parse::<u64>() {
+                    Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                    _ => return Err(
+                        "REPLAY_STORE_TIMEOUT_MS must be a whole number of milliseconds above 0"
+                            .into(),
+                    ),
+                },
+            };
         Ok(Some(Self {
             redis_url: var("REDIS_URL")?,
             ttl,
             on_store_failure,
+            store_timeout,
         }))
     }
 
@@ -124,7 +141,10 @@ impl Replay {
             None => ReplayGuardLayer::in_memory(),
             Some(url) => redis_guard(url).await?,
         };
-        Ok(guard.ttl(self.ttl).on_store_failure(self.on_store_failure))
+        Ok(guard
+            .ttl(self.ttl)
+            .on_store_failure(self.on_store_failure)
+            .store_timeout(self.store_timeout))
     }
 }
 
@@ -509,7 +529,9 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 fn with_limits(app: Router, timeout: Duration) -> Router {
     app.layer(
         ServiceBuilder::new()
-            // Outermost: axum needs every error turned into a response.
+            // A line per request and response, at `debug` (`RUST_LOG=tower_http=debug`).
+            .layer(TraceLayer::new_for_http())
+            // Axum needs every error turned into a response.
             .layer(HandleErrorLayer::new(|_: BoxError| async {
                 StatusCode::SERVICE_UNAVAILABLE
             }))
@@ -593,11 +615,19 @@ async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // The peer address, for the layer's trusted-proxy checks.
-    let service = app.map_request(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request
-    });
+    let service = ServiceBuilder::new()
+        .map_request(move |mut request: Request<hyper::body::Incoming>| {
+            // The peer address, for the layer's trusted-proxy checks.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            // The target as sent, which the signature covers (axum keeps it), before the
+            // trailing slash a rewrite added is trimmed for routing: `/voice/` is routed as
+            // `/voice`, and verified as either.
+            let original = OriginalUri(request.uri().clone());
+            request.extensions_mut().insert(original);
+            request
+        })
+        .layer(NormalizePathLayer::trim_trailing_slash())
+        .service(app);
     let connection =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     tokio::pin!(connection);
@@ -637,13 +667,20 @@ fn print_demo(settings: &Settings, token: &str) {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        // Colours for a terminal only: escape codes in a log file are noise.
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    );
+    match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => logs.json().init(),
+        Ok("text") | Err(_) => logs
+            // Colours for a terminal only: escape codes in a log file are noise.
+            .with_ansi(std::io::stdout().is_terminal())
+            .init(),
+        Ok(_) => {
+            eprintln!("twiml_server: configuration error: LOG_FORMAT must be text or json");
+            std::process::exit(2);
+        }
+    }
     let mut settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(message) => {

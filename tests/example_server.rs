@@ -325,6 +325,24 @@ fn malformed_configuration_stops_start_up_naming_the_variable() {
             "REPLAY_GUARD",
         ),
         (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("WEBHOOK_AUTH_SCHEME", "ntlm"),
+            ],
+            "WEBHOOK_AUTH_SCHEME",
+        ),
+        (
+            &[
+                ("TWILIO_AUTH_TOKEN", TOKEN),
+                ("REPLAY_STORE_TIMEOUT_MS", "soon"),
+            ],
+            "REPLAY_STORE_TIMEOUT_MS",
+        ),
+        (
+            &[("TWILIO_AUTH_TOKEN", TOKEN), ("LOG_FORMAT", "xml")],
+            "LOG_FORMAT",
+        ),
+        (
             &[("TWILIO_AUTH_TOKEN", TOKEN), ("REPLAY_TTL_SECS", "1h")],
             "REPLAY_TTL_SECS",
         ),
@@ -639,4 +657,94 @@ fn the_readme_alert_rule_passes_promtool() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_trailing_slash_added_on_the_way_is_routed_and_verified_as_twilio_signed_it() {
+    let server = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let params = [("CallSid", "CAslash")];
+    // Twilio signed /voice; a rewrite in front added the slash.
+    let signature = sign(TOKEN, &server.url("/voice"), params, Algorithm::HmacSha1);
+    let raw = request(
+        &server,
+        "POST",
+        "/voice/",
+        "application/x-www-form-urlencoded",
+        &form(&params),
+        &signature,
+    );
+    let (status, response) = common::exchange(server.addr, &raw).await;
+    assert_eq!(status, 200, "{response}");
+    assert!(response.contains("<Say>"), "{response}");
+    // Forged, with or without the slash: 403, never a 404 that says nothing.
+    let forged = sign(
+        "not_the_token",
+        &server.url("/voice"),
+        params,
+        Algorithm::HmacSha1,
+    );
+    for path in ["/voice/", "/voice"] {
+        let raw = request(
+            &server,
+            "POST",
+            path,
+            "application/x-www-form-urlencoded",
+            &form(&params),
+            &forged,
+        );
+        assert_eq!(common::exchange(server.addr, &raw).await.0, 403, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn logs_are_plain_text_off_a_terminal_json_on_request_and_trace_each_request_at_debug() {
+    let text = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("RUST_LOG", "info,tower_http=debug"),
+    ]);
+    assert_eq!(
+        post_form(&text, "/sms", TOKEN, &[("MessageSid", "SMlog")])
+            .await
+            .0,
+        200
+    );
+    let json = Server::start(&[("TWILIO_AUTH_TOKEN", TOKEN), ("LOG_FORMAT", "json")]);
+    assert_eq!(
+        post_form(&json, "/sms", TOKEN, &[("MessageSid", "SMlog")])
+            .await
+            .0,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let text = text.stdout();
+    assert!(!text.contains('\u{1b}'), "colour codes in a file: {text}");
+    assert!(text.contains("started processing request"), "{text}");
+    let json = json.stdout();
+    let lines: Vec<&str> = json.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{json}");
+    for line in lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn credentials_over_plain_http_are_warned_about_at_start_up() {
+    let plain = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("WEBHOOK_BASIC_AUTH", "twilio:fake-password-0"),
+    ]);
+    assert!(
+        plain.stdout().contains("over plain HTTP"),
+        "{}",
+        plain.stdout()
+    );
+    assert!(!plain.stdout().contains("fake-password-0"));
+    let behind_https = Server::start(&[
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("WEBHOOK_BASIC_AUTH", "twilio:fake-password-0"),
+        ("PUBLIC_URL", "https://hooks.example.com"),
+    ]);
+    assert!(!behind_https.stdout().contains("over plain HTTP"));
 }

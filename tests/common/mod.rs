@@ -216,6 +216,8 @@ impl ExampleServer {
             let listening = stdout
                 .split_once("listening on ")
                 .and_then(|(_, rest)| rest.split_whitespace().next())
+                // In a JSON log line the address ends the message string.
+                .and_then(|url| url.split('"').next())
                 .and_then(|url| url.split_once("://"))
                 .and_then(|(_, addr)| addr.parse().ok());
             if let Some(addr) = listening {
