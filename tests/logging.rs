@@ -3,6 +3,8 @@
 //! decisions and store failures.
 
 mod common;
+#[path = "common/replay.rs"]
+mod replay_support;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -13,12 +15,10 @@ use common::capture_logs;
 use std::time::Duration;
 use tower::ServiceExt;
 
-use tower_twilio::keys::BoxFuture;
+use replay_support::BrokenStore;
 use tower_twilio::layer::FailureLimit;
 use tower_twilio::public_url::PeerAddr;
-use tower_twilio::replay::{
-    Begin, Claim, ReplayGuardLayer, ReplayKey, ReplayStore, StoreError, StoredResponse,
-};
+use tower_twilio::replay::ReplayGuardLayer;
 use tower_twilio::{testing, Hint, Keyring, PublicUrl, TwilioWebhookLayer, UrlVariants};
 
 const TOKEN: &str = "fake_token_SECRET_MARKER_1";
@@ -416,29 +416,6 @@ fn warnings_show_parameter_names_and_the_peer_not_phone_numbers() {
     );
 }
 
-/// A store that fails every operation.
-struct BrokenStore;
-
-impl ReplayStore for BrokenStore {
-    fn begin(&self, _: &ReplayKey, _: Claim, _: Duration) -> BoxFuture<Result<Begin, StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-
-    fn complete(
-        &self,
-        _: &ReplayKey,
-        _: Claim,
-        _: StoredResponse,
-        _: Duration,
-    ) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-
-    fn release(&self, _: &ReplayKey, _: Claim) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-}
-
 fn guarded(guard: ReplayGuardLayer) -> Router {
     Router::new()
         .route("/voice", post(|| async { "<Response/>" }))
@@ -449,7 +426,7 @@ fn guarded(guard: ReplayGuardLayer) -> Router {
 #[test]
 fn replay_store_failures_are_warned_about_once_per_interval_with_a_count() {
     let logs = capture_logs(|| async {
-        let app = guarded(ReplayGuardLayer::new(BrokenStore));
+        let app = guarded(ReplayGuardLayer::new(BrokenStore { delay: None }));
         for _ in 0..20 {
             let request = signed_from([192, 0, 2, 1], None, "/voice");
             assert_eq!(app.clone().oneshot(request).await.unwrap().status(), 200);

@@ -2,6 +2,8 @@
 //! every rule of `tower_twilio::replay`, each with a handler that counts its runs.
 
 mod common;
+#[path = "common/replay.rs"]
+mod replay_support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,15 +15,11 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use http_body_util::BodyExt;
+use replay_support::{replayed, send, BrokenStore};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 use tower_twilio::auth::{Credentials, HttpAuthLayer};
-use tower_twilio::keys::BoxFuture;
-use tower_twilio::replay::{
-    Begin, Claim, OnStoreFailure, ReplayGuardLayer, ReplayKey, ReplayStore, StoreError,
-    StoredResponse,
-};
+use tower_twilio::replay::{OnStoreFailure, ReplayGuardLayer};
 use tower_twilio::{testing, TwilioWebhookLayer, VerifiedWebhook};
 
 const TOKEN: &str = "fake_replay_token";
@@ -39,39 +37,8 @@ fn sms() -> Request<Body> {
     ])
 }
 
-/// A router whose `/sms` handler counts its runs and answers TwiML naming the run.
 fn app(guard: ReplayGuardLayer, runs: Arc<AtomicUsize>) -> Router {
-    Router::new()
-        .route(
-            "/sms",
-            post(move || {
-                let runs = Arc::clone(&runs);
-                async move {
-                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
-                    let twiml = format!("<Response><Message>run {run}</Message></Response>");
-                    ([("content-type", "text/xml")], twiml)
-                }
-            }),
-        )
-        .layer(guard)
-        .layer(TwilioWebhookLayer::new(TOKEN).unwrap())
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (Response<()>, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (
-        Response::from_parts(parts, ()),
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
-}
-
-fn replayed(response: &Response<()>) -> bool {
-    response
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true")
+    replay_support::counting_app(guard, runs, TOKEN)
 }
 
 #[tokio::test]
@@ -384,40 +351,6 @@ async fn without_the_signature_layer_the_guard_answers_500() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-/// A store that fails every operation, or answers only after `delay`.
-struct BrokenStore {
-    delay: Option<Duration>,
-}
-
-impl ReplayStore for BrokenStore {
-    fn begin(&self, _: &ReplayKey, _: Claim, _: Duration) -> BoxFuture<Result<Begin, StoreError>> {
-        let delay = self.delay;
-        Box::pin(async move {
-            match delay {
-                Some(delay) => {
-                    tokio::time::sleep(delay).await;
-                    Ok(Begin::Started)
-                }
-                None => Err(StoreError::new("connection refused")),
-            }
-        })
-    }
-
-    fn complete(
-        &self,
-        _: &ReplayKey,
-        _: Claim,
-        _: StoredResponse,
-        _: Duration,
-    ) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-
-    fn release(&self, _: &ReplayKey, _: Claim) -> BoxFuture<Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new("connection refused")) })
-    }
-}
-
 #[tokio::test]
 async fn a_failing_store_fails_open_by_default_and_closed_when_configured() {
     for store in [
@@ -426,12 +359,8 @@ async fn a_failing_store_fails_open_by_default_and_closed_when_configured() {
             delay: Some(Duration::from_secs(5)),
         },
     ] {
-        let store = Arc::new(store);
         let runs = Arc::new(AtomicUsize::new(0));
-        let open = app(
-            ReplayGuardLayer::new(ArcStore(Arc::clone(&store))),
-            Arc::clone(&runs),
-        );
+        let open = app(ReplayGuardLayer::new(store), Arc::clone(&runs));
         for _ in 0..2 {
             let (response, _) = send(&open, sms()).await;
             assert_eq!(response.status(), StatusCode::OK);
@@ -445,7 +374,7 @@ async fn a_failing_store_fails_open_by_default_and_closed_when_configured() {
 
         let closed_runs = Arc::new(AtomicUsize::new(0));
         let closed = app(
-            ReplayGuardLayer::new(ArcStore(store)).on_store_failure(OnStoreFailure::Closed),
+            ReplayGuardLayer::new(store).on_store_failure(OnStoreFailure::Closed),
             Arc::clone(&closed_runs),
         );
         let (response, _) = send(&closed, sms()).await;
@@ -462,31 +391,6 @@ async fn a_failing_store_fails_open_by_default_and_closed_when_configured() {
             send(&closed, forged).await.0.status(),
             StatusCode::FORBIDDEN
         );
-    }
-}
-
-struct ArcStore(Arc<BrokenStore>);
-
-impl ReplayStore for ArcStore {
-    fn begin(
-        &self,
-        key: &ReplayKey,
-        claim: Claim,
-        ttl: Duration,
-    ) -> BoxFuture<Result<Begin, StoreError>> {
-        self.0.begin(key, claim, ttl)
-    }
-    fn complete(
-        &self,
-        key: &ReplayKey,
-        claim: Claim,
-        response: StoredResponse,
-        ttl: Duration,
-    ) -> BoxFuture<Result<(), StoreError>> {
-        self.0.complete(key, claim, response, ttl)
-    }
-    fn release(&self, key: &ReplayKey, claim: Claim) -> BoxFuture<Result<(), StoreError>> {
-        self.0.release(key, claim)
     }
 }
 

@@ -5,6 +5,8 @@
 
 #[path = "common/redis.rs"]
 mod redis_server;
+#[path = "common/replay.rs"]
+mod replay_support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,20 +14,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Request, Response, StatusCode};
-use axum::routing::post;
+use axum::http::{HeaderValue, Request, StatusCode};
 use axum::Router;
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 use tower_twilio::keys::BoxFuture;
 use tower_twilio::replay::{
     Begin, Claim, OnStoreFailure, RedisStore, ReplayGuardLayer, ReplayKey, ReplayStore, StoreError,
     StoredResponse,
 };
-use tower_twilio::{testing, TwilioWebhookLayer};
+use tower_twilio::testing;
 
 use redis_server::{RedisCluster, RedisServer};
+use replay_support::{replayed, send};
 
 const TOKEN: &str = "fake_redis_replay_token";
 const URL: &str = "http://hooks.test/sms";
@@ -42,39 +42,8 @@ fn sms(message_sid: &str) -> Request<Body> {
     .map(Body::from)
 }
 
-/// A router whose `/sms` handler counts its runs and answers TwiML naming the run.
 fn app(guard: ReplayGuardLayer, runs: Arc<AtomicUsize>) -> Router {
-    Router::new()
-        .route(
-            "/sms",
-            post(move || {
-                let runs = Arc::clone(&runs);
-                async move {
-                    let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
-                    let twiml = format!("<Response><Message>run {run}</Message></Response>");
-                    ([("content-type", "text/xml")], twiml)
-                }
-            }),
-        )
-        .layer(guard.store_timeout(STORE_TIMEOUT))
-        .layer(TwilioWebhookLayer::new(TOKEN).unwrap())
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (Response<()>, String) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.unwrap().to_bytes();
-    (
-        Response::from_parts(parts, ()),
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
-}
-
-fn replayed(response: &Response<()>) -> bool {
-    response
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true")
+    replay_support::counting_app(guard.store_timeout(STORE_TIMEOUT), runs, TOKEN)
 }
 
 /// Records the keys the guard asks about, answering "in progress" without storing anything.
