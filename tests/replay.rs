@@ -186,23 +186,37 @@ async fn a_duplicate_while_the_first_runs_gets_409_with_retry_after() {
 }
 
 /// A router whose handler answers with `status` the first `failures` times, then 200.
-fn failing_app(guard: ReplayGuardLayer, runs: Arc<AtomicUsize>, status: StatusCode) -> Router {
+/// A router behind the in-memory guard whose handler runs `first` on its first call and
+/// answers `<Response/>` after; `runs` counts the calls.
+fn first_call_differs<F, Fut>(runs: Arc<AtomicUsize>, first: F) -> Router
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = axum::response::Response> + Send,
+{
     Router::new()
         .route(
             "/sms",
             post(move || {
-                let runs = Arc::clone(&runs);
+                let (runs, first) = (Arc::clone(&runs), first.clone());
                 async move {
                     if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                        (status, "failed").into_response()
+                        first().await
                     } else {
-                        (StatusCode::OK, "<Response/>").into_response()
+                        "<Response/>".into_response()
                     }
                 }
             }),
         )
-        .layer(guard)
+        .layer(ReplayGuardLayer::in_memory())
         .layer(TwilioWebhookLayer::new(TOKEN).unwrap())
+}
+
+/// The handler answers `status` on its first call.
+fn failing_app(runs: Arc<AtomicUsize>, status: StatusCode) -> Router {
+    first_call_differs(
+        runs,
+        move || async move { (status, "failed").into_response() },
+    )
 }
 
 #[tokio::test]
@@ -212,7 +226,7 @@ async fn a_5xx_answer_releases_the_key_so_the_retry_runs_again() {
         StatusCode::SERVICE_UNAVAILABLE,
     ] {
         let runs = Arc::new(AtomicUsize::new(0));
-        let app = failing_app(ReplayGuardLayer::in_memory(), Arc::clone(&runs), status);
+        let app = failing_app(Arc::clone(&runs), status);
         assert_eq!(send(&app, sms()).await.0.status(), status);
         let (retry, _) = send(&app, sms()).await;
         assert_eq!(retry.status(), StatusCode::OK);
@@ -226,11 +240,7 @@ async fn a_5xx_answer_releases_the_key_so_the_retry_runs_again() {
 #[tokio::test]
 async fn a_4xx_answer_is_stored_like_any_other() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let app = failing_app(
-        ReplayGuardLayer::in_memory(),
-        Arc::clone(&runs),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    );
+    let app = failing_app(Arc::clone(&runs), StatusCode::UNPROCESSABLE_ENTITY);
     send(&app, sms()).await;
     let (again, body) = send(&app, sms()).await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -242,23 +252,10 @@ async fn a_4xx_answer_is_stored_like_any_other() {
 #[tokio::test]
 async fn a_panicking_handler_releases_the_key() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let handler_runs = Arc::clone(&runs);
-    let app = Router::new()
-        .route(
-            "/sms",
-            post(move || {
-                let runs = Arc::clone(&handler_runs);
-                async move {
-                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                        panic!("the handler failed");
-                    }
-                    "<Response/>"
-                }
-            }),
-        )
-        .layer(ReplayGuardLayer::in_memory())
-        .layer(TwilioWebhookLayer::new(TOKEN).unwrap())
-        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+    let app = first_call_differs(Arc::clone(&runs), || async {
+        panic!("the handler failed");
+    })
+    .layer(tower_http::catch_panic::CatchPanicLayer::new());
     let (first, _) = send(&app, sms()).await;
     assert_eq!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
     // The release runs on the runtime; give it a moment.
@@ -272,23 +269,8 @@ async fn a_panicking_handler_releases_the_key() {
 #[tokio::test]
 async fn a_request_dropped_before_its_answer_releases_the_key() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let handler_runs = Arc::clone(&runs);
-    let app = Router::new()
-        .route(
-            "/sms",
-            post(move || {
-                let runs = Arc::clone(&handler_runs);
-                async move {
-                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
-                        // Never answers: the client gives up.
-                        std::future::pending::<()>().await;
-                    }
-                    "<Response/>"
-                }
-            }),
-        )
-        .layer(ReplayGuardLayer::in_memory())
-        .layer(TwilioWebhookLayer::new(TOKEN).unwrap());
+    // Never answers the first time: the client gives up.
+    let app = first_call_differs(Arc::clone(&runs), std::future::pending);
     let gave_up = tokio::time::timeout(Duration::from_millis(100), send(&app, sms())).await;
     assert!(gave_up.is_err());
     tokio::time::sleep(Duration::from_millis(50)).await;

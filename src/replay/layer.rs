@@ -46,7 +46,7 @@ pub struct ReplayGuardLayer {
 #[derive(Clone)]
 pub(crate) struct Guard {
     pub(crate) store: Arc<dyn ReplayStore>,
-    pub(crate) namespace: String,
+    pub(crate) namespace: Arc<str>,
     pub(crate) ttl: Duration,
     pub(crate) in_progress_ttl: Duration,
     pub(crate) store_timeout: Duration,
@@ -99,7 +99,7 @@ impl ReplayGuardLayer {
         Self {
             guard: Arc::new(Guard {
                 store: Arc::new(store),
-                namespace: DEFAULT_NAMESPACE.to_owned(),
+                namespace: DEFAULT_NAMESPACE.into(),
                 ttl: DEFAULT_TTL,
                 in_progress_ttl: DEFAULT_IN_PROGRESS_TTL,
                 store_timeout: DEFAULT_STORE_TIMEOUT,
@@ -156,7 +156,7 @@ impl ReplayGuardLayer {
     /// The prefix of every key (default `tower-twilio:replay:v1`), for several applications
     /// sharing one Redis.
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
-        self.guard().namespace = namespace.into();
+        self.guard().namespace = namespace.into().into();
         self
     }
 }

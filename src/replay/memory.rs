@@ -181,7 +181,7 @@ mod tests {
     use http::StatusCode;
 
     fn key(n: u8) -> ReplayKey {
-        ReplayKey::new("test", ReplayId::new(&[n; 20]))
+        ReplayKey::new("test".into(), ReplayId::new(&[n; 20]))
     }
 
     fn ok(body: &'static str) -> StoredResponse {

@@ -75,7 +75,7 @@ where
             .map(VerifiedWebhook::replay_id);
         let webhook = |id: ReplayId| Webhook {
             guard: Arc::clone(&self.guard),
-            key: ReplayKey::new(&self.guard.namespace, id),
+            key: ReplayKey::new(Arc::clone(&self.guard.namespace), id),
             claim: Claim::new(),
             token,
         };

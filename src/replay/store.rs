@@ -42,21 +42,28 @@ impl ReplayId {
 /// Derived from signed data only: a client cannot change it without breaking the signature,
 /// and no header it sends (such as `I-Twilio-Idempotency-Token`) takes part. Being a keyed
 /// hash, it tells a store's reader nothing about the webhook's parameters.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct ReplayKey {
+    namespace: Arc<str>,
     id: ReplayId,
-    name: Arc<str>,
+    /// Written out only for a store that asks (the in-memory one never does).
+    name: OnceLock<Box<str>>,
 }
 
 impl ReplayKey {
-    pub(crate) fn new(namespace: &str, id: ReplayId) -> Self {
-        let name = format!("{namespace}:{}", hex::encode(id.as_slice())).into();
-        Self { id, name }
+    pub(crate) fn new(namespace: Arc<str>, id: ReplayId) -> Self {
+        Self {
+            namespace,
+            id,
+            name: OnceLock::new(),
+        }
     }
 
     /// The key as a string, e.g. `tower-twilio:replay:v1:3f9a...`.
     pub fn as_str(&self) -> &str {
-        &self.name
+        self.name.get_or_init(|| {
+            format!("{}:{}", self.namespace, hex::encode(self.id.as_slice())).into()
+        })
     }
 
     /// The key without its namespace: what one process needs to tell webhooks apart.
@@ -65,15 +72,30 @@ impl ReplayKey {
     }
 }
 
+impl PartialEq for ReplayKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.namespace == other.namespace && self.id == other.id
+    }
+}
+
+impl Eq for ReplayKey {}
+
+impl std::hash::Hash for ReplayKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.namespace.hash(state);
+        self.id.hash(state);
+    }
+}
+
 impl fmt::Debug for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.name, f)
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
 impl fmt::Display for ReplayKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
+        f.write_str(self.as_str())
     }
 }
 
